@@ -1,0 +1,2 @@
+export * from './manifest/schema.js';
+export * from './manifest/model-config.js';
