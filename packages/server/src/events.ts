@@ -1,0 +1,36 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * What the serving core reports as it runs. Metrics, the access log and anything else that observes
+ * the server subscribe here, so the request path never calls into them directly.
+ */
+export interface ServerEventMap {
+  /** A request to a model's inference endpoint got its one answer (any API: /predictions or /v2). */
+  'request.finished': [{
+    model: string; version: string; status: number; api: 'predictions' | 'v2';
+    /** Milliseconds from arrival to dispatch to a worker (0 when refused before queueing). */
+    queueMs: number;
+    /** Milliseconds the batch holding it spent in the handler (0 when it never reached one). */
+    inferenceMs: number;
+    /** Milliseconds from arrival to the response being written. */
+    totalMs: number;
+  }];
+  /** A worker finished running one batch. */
+  'batch.finished': [{ model: string; version: string; size: number; inferenceMs: number }];
+  /** A model's queue length changed. */
+  'queue.depth': [{ model: string; version: string; depth: number }];
+  'worker.started': [{ model: string; version: string; workerId: string; pid: number }];
+  /** A worker ended; `expected` is false for crashes, timeouts and other failures. */
+  'worker.exited': [{ model: string; version: string; workerId: string; pid: number; expected: boolean; reason: string }];
+  /** A worker's memory, sampled periodically. */
+  'worker.memory': [{ model: string; version: string; workerId: string; pid: number; rssBytes: number }];
+  /** A handler recorded a custom metric through `context.metrics`. */
+  'custom.metric': [{
+    model: string; version: string; kind: 'counter' | 'gauge' | 'histogram';
+    name: string; value: number; labels: Record<string, string>;
+  }];
+  'model.registered': [{ model: string; version: string }];
+  'model.unregistered': [{ model: string; version: string }];
+}
+
+export class ServerEvents extends EventEmitter<ServerEventMap> {}
