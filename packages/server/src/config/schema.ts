@@ -1,0 +1,116 @@
+import { z } from 'zod';
+
+/** Where one of the HTTP APIs listens. Port 0 asks the OS for a free port; the bound port is reported. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+const address = z
+  .string()
+  .trim()
+  .transform((value, ctx): ListenAddress => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not an address like http://127.0.0.1:8080` });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: `"${value}": only http:// addresses are served (put TLS in front of the server)` });
+      return z.NEVER;
+    }
+    if (url.pathname !== '/' || url.search !== '' || url.username !== '' || url.password !== '') {
+      ctx.addIssue({ code: 'custom', message: `"${value}" must be scheme, host and port only` });
+      return z.NEVER;
+    }
+    const port = url.port === '' ? 80 : Number(url.port);
+    // URL drops an explicit ":0"; keep it, since tests and operators ask for an ephemeral port that way.
+    const explicitZero = /:0\/?$/.test(value);
+    return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: explicitZero ? 0 : port };
+  });
+
+// Values from a properties file are strings; programmatic callers may pass numbers, booleans and arrays.
+const integer = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+
+const decimal = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: 'must be a number' }).gt(min, `must be more than ${min}`).max(max, `must be at most ${max}`),
+  );
+
+const boolean = z.preprocess(
+  (v) => (typeof v === 'string' && /^\s*(true|false)\s*$/i.test(v) ? v.trim().toLowerCase() === 'true' : v),
+  z.boolean({ error: 'must be true or false' }),
+);
+
+/** Comma-separated in the file (as TorchServe writes lists), an array when given programmatically. */
+const list = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',') : v),
+  z.array(z.string({ error: 'must be a comma-separated list' }).trim()).transform((items) => items.filter((item) => item !== '')),
+);
+
+const regexList = list.pipe(
+  z.array(
+    z.string().refine((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a comma-separated list of valid regular expressions'),
+  ),
+);
+
+/**
+ * `config.properties`: TorchServe/MMS key names and defaults, except where ours are safer (`allowed_urls`
+ * is empty: only the model store). A key not listed here stops start-up, so a typo never silently
+ * falls back to a default.
+ */
+export const ServerConfigSchema = z.strictObject({
+  inference_address: address.default({ host: '127.0.0.1', port: 8080 }),
+  management_address: address.default({ host: '127.0.0.1', port: 8081 }),
+  metrics_address: address.default({ host: '127.0.0.1', port: 8082 }),
+  /** Directory holding the archives; `--models NAME=FILE.mar` and `load_models` are resolved in it. */
+  model_store: z.string().trim().min(1).optional(),
+  /** `all`, or archives as `FILE.mar` / `NAME=FILE.mar`, loaded at start-up. */
+  load_models: list.default([]),
+  /** Requests each model version queues before answering 503. */
+  job_queue_size: integer(1, 1_000_000).default(100),
+  /** Workers (processes) each model starts with unless its archive says otherwise. */
+  default_workers_per_model: integer(0, 64).default(1),
+  batch_size: integer(1, 1024).default(1),
+  /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
+  max_batch_delay: integer(0, 60_000).default(100),
+  /** Seconds a batch may run before its requests are answered 504 and its worker replaced. */
+  default_response_timeout: decimal(0, 86_400).default(120),
+  /** Seconds a worker may take to import its handler and run `initialize`. */
+  default_startup_timeout: decimal(0, 3_600).default(120),
+  /** Largest request body, in bytes (TorchServe's 6553500 by default); larger bodies get 413. */
+  max_request_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
+  /** GPUs the workers are spread over (round-robin); 0 runs on CPU. */
+  number_of_gpu: integer(0, 64).default(0),
+  /** Regular expressions of archive URLs the management API may register from; empty: the model store only. */
+  allowed_urls: regexList.default([]),
+  /** Allow registering and unregistering models through the management API. */
+  enable_model_api: boolean.default(false),
+  enable_token_authorization: boolean.optional(),
+  disable_token_authorization: boolean.optional(),
+});
+
+/** The raw values a config file or the command line may give, before validation. */
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
+export type ServerConfig = z.output<typeof ServerConfigSchema>;
+export type ServerConfigKey = keyof ServerConfig;
+
+export const SERVER_CONFIG_KEYS = Object.keys(ServerConfigSchema.shape) as ServerConfigKey[];
