@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+/**
+ * One in-process inference loop of the ceiling measurement. Loads the model, reports ready, waits for
+ * the common start signal, then runs batches until the deadline and reports how many images it
+ * finished. In `pipeline` mode every image of a batch is also decoded from the JPEG and preprocessed,
+ * as the server's handler does for each request.
+ *
+ * @type {{ modelPath: string, threads: number, batch: number, durationMs: number, mode: 'ort' | 'pipeline', jpegPath: string, preprocessModule: string }}
+ */
+const job = workerData;
+
+const session = await ort.InferenceSession.create(job.modelPath, {
+  intraOpNumThreads: job.threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+});
+const inputName = /** @type {string} */ (session.inputNames[0]);
+const IMAGE = 3 * 224 * 224;
+
+/** @type {(jpeg: Uint8Array) => Promise<Float32Array>} */
+let toTensor = async () => new Float32Array(IMAGE);
+/** @type {Uint8Array} */
+let jpeg = new Uint8Array();
+if (job.mode === 'pipeline') {
+  ({ toTensor } = await import(job.preprocessModule));
+  jpeg = await readFile(job.jpegPath);
+}
+
+const fixed = new Float32Array(job.batch * IMAGE).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+
+async function runBatch() {
+  let data = fixed;
+  if (job.mode === 'pipeline') {
+    data = new Float32Array(job.batch * IMAGE);
+    for (let i = 0; i < job.batch; i++) data.set(await toTensor(jpeg), i * IMAGE);
+  }
+  await session.run({ [inputName]: new ort.Tensor('float32', data, [job.batch, 3, 224, 224]) });
+}
+
+// One batch before the clock starts: the first run allocates and plans, which a server does at load.
+await runBatch();
+parentPort?.postMessage({ type: 'ready' });
+parentPort?.once('message', async (/** @type {{ deadline: number }} */ msg) => {
+  let images = 0;
+  while (Date.now() < msg.deadline) {
+    await runBatch();
+    images += job.batch;
+  }
+  parentPort?.postMessage({ type: 'done', images, finishedAt: Date.now() });
+  await session.release();
+});

@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads';
+
+const WORKER = new URL('./ceiling-worker.mjs', import.meta.url);
+
+/**
+ * Images per second that ONNX Runtime reaches in this process on the model file alone: `workers`
+ * worker threads, each with its own session of `threads` intra-op threads, all running batches of
+ * `batch` images for `durationMs`. Counts only batches finished, and divides by the time until the
+ * last worker stopped, so a batch that runs past the deadline is paid for.
+ *
+ * @param {{ modelPath: string, workers: number, threads: number, batch: number, durationMs: number, mode?: 'ort' | 'pipeline', jpegPath?: string, preprocessModule?: string }} o
+ */
+export async function measureThroughput(o) {
+  const workers = Array.from(
+    { length: o.workers },
+    () =>
+      new Worker(WORKER, {
+        workerData: {
+          modelPath: o.modelPath,
+          threads: o.threads,
+          batch: o.batch,
+          durationMs: o.durationMs,
+          mode: o.mode ?? 'ort',
+          jpegPath: o.jpegPath ?? '',
+          preprocessModule: o.preprocessModule ?? '',
+        },
+      }),
+  );
+  try {
+    await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
+    const start = Date.now();
+    const done = workers.map((w) => nextMessage(w, 'done'));
+    for (const w of workers) w.postMessage({ deadline: start + o.durationMs });
+    const results = await Promise.all(done);
+    const images = results.reduce((n, r) => n + r.images, 0);
+    const seconds = (Math.max(...results.map((r) => r.finishedAt)) - start) / 1000;
+    return { imagesPerSec: images / seconds, images, seconds, workers: o.workers, threads: o.threads, batch: o.batch };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * The ceiling sweep: both ways of using two cores (one session with both threads, or one session per
+ * core) at each batch size; returns every point, batch 1 at its best layout, and the best overall.
+ *
+ * @param {{ modelPath: string, batches: number[], durationMs: number, cores: number, mode?: 'ort' | 'pipeline', jpegPath?: string, preprocessModule?: string, onPoint?: (p: Awaited<ReturnType<typeof measureThroughput>>) => void }} o
+ */
+export async function sweepCeiling(o) {
+  const layouts = [{ workers: 1, threads: o.cores }];
+  if (o.cores > 1) layouts.push({ workers: o.cores, threads: 1 });
+  const points = [];
+  for (const batch of o.batches) {
+    for (const layout of layouts) {
+      const point = await measureThroughput({ ...o, ...layout, batch });
+      o.onPoint?.(point);
+      points.push(point);
+    }
+  }
+  const best = (/** @type {typeof points} */ list) =>
+    list.reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));
+  return { points, batch1: best(points.filter((p) => p.batch === 1)), best: best(points) };
+}
+
+/**
+ * @param {Worker} worker
+ * @param {string} type
+ * @returns {Promise<any>}
+ */
+function nextMessage(worker, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (/** @type {any} */ msg) => {
+      if (msg?.type !== type) return;
+      worker.off('message', onMessage);
+      worker.off('error', reject);
+      resolve(msg);
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`ceiling worker exited with ${code} before "${type}"`)));
+  });
+}

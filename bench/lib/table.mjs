@@ -1,0 +1,117 @@
+import { formatMs } from './svg.mjs';
+
+/**
+ * The one results table, as rows of cells: a column per model for the per-model measurements (1, 2,
+ * 3, 5), then the model-free rows (4, 6) with their value in the first column. Targets and whether
+ * each was met sit next to the values, so the table reads on its own.
+ *
+ * @param {any} results what bench/run.mjs gathered
+ * @returns {string[][]}
+ */
+export function resultRows(results) {
+  /** @type {any[]} */
+  const models = results.models;
+  const header = ['measure', ...models.map((m) => m.label), 'target'];
+  const row = (/** @type {string} */ label, /** @type {(m: any) => string} */ cell, target = '') => [
+    label,
+    ...models.map((m) => {
+      try {
+        return cell(m);
+      } catch {
+        return 'n/a';
+      }
+    }),
+    target,
+  ];
+  const single = (/** @type {string} */ label, /** @type {string} */ value, target = '') => [
+    label,
+    value,
+    ...models.slice(1).map(() => ''),
+    target,
+  ];
+  const ips = (/** @type {any} */ p) => `${fmt(p.imagesPerSec)} img/s (batch ${p.batch}, ${p.workers}×${p.threads} thr)`;
+  const mark = (/** @type {boolean} */ ok) => (ok ? ' ✓' : ' ✗');
+
+  const rows = [
+    header,
+    row('1a. ONNX Runtime alone, batch 1', (m) => ips(m.ceiling.ort.batch1)),
+    row('1b. ONNX Runtime alone, best batch', (m) => ips(m.ceiling.ort.best)),
+    row('1c. in process with JPEG decode + preprocess (the ceiling)', (m) => ips(m.ceiling.pipeline.best)),
+    row('2a. server throughput', (m) => `${fmt(m.server.requestsPerSec)} req/s (${m.server.requests} req, c=${m.server.concurrency})`),
+    row('2b. failed requests', (m) => `${m.server.unsuccessful}${mark(m.server.unsuccessful === 0)}`, '0'),
+    row('2c. keep-alive requests', (m) => `${m.server.keepAlive} of ${m.server.complete}`),
+    row(
+      '2d. latency p50 / p90 / p99 / max',
+      (m) => ['p50', 'p90', 'p99', 'max'].map((k) => formatMs(m.server.latencyMs[k])).join(' / '),
+    ),
+    row(
+      '2e. p99 against the queue bound (100 / throughput)',
+      (m) => {
+        const bound = (m.server.concurrency / m.server.requestsPerSec) * 1000;
+        const p99 = m.server.latencyMs.p99;
+        return `${formatMs(p99)} vs ${formatMs(bound)} = ${(p99 / bound).toFixed(2)}×`;
+      },
+      'about 1× (2× tolerated)',
+    ),
+    row('2f. mean batch size', (m) => (m.server.meanBatchSize == null ? 'unavailable' : m.server.meanBatchSize.toFixed(2))),
+    row('2g. peak RSS, server + workers', (m) => `${mib(m.server.rss.peakBytes)} (${m.server.rss.processes} processes)`),
+    row(
+      '2h. RSS growth, after warm-up → end',
+      (m) => `${mib(m.server.rss.afterWarmupBytes)} → ${mib(m.server.rss.endBytes)} (${pct(m.server.rss.growth)})${mark(m.server.rss.growth <= 0.05)}`,
+      '≤ +5 %',
+    ),
+    row(
+      '3. server / ceiling (2a ÷ 1c)',
+      (m) => `${m.ratio.toFixed(2)}${mark(m.ratio >= 0.85)} (÷ 1b: ${(m.server.requestsPerSec / m.ceiling.ort.best.imagesPerSec).toFixed(2)})`,
+      '≥ 0.85',
+    ),
+    row(
+      '5. cold start, `--start` → first 200',
+      (m) => `${formatMs(m.coldStartMs)}${m.weights === 'resnet50' ? mark(m.coldStartMs < 1500) : ''}`,
+      '< 1.5 s (ResNet-50)',
+    ),
+  ];
+  if (results.echo) {
+    const e = results.echo;
+    rows.push(
+      single('4a. echo handler through model-server', `${fmt(e.server.requestsPerSec)} req/s, p99 ${formatMs(e.server.latencyMs.p99)}, ${e.server.unsuccessful} failed`),
+      single('4b. bare node:http echo', `${fmt(e.bare.requestsPerSec)} req/s, p99 ${formatMs(e.bare.latencyMs.p99)}, ${e.bare.unsuccessful} failed`),
+      single('4c. echo path / bare (4a ÷ 4b)', `${e.ratio.toFixed(2)}${mark(e.ratio >= 0.5)}`, '≥ 0.50'),
+    );
+  }
+  if (results.archive) {
+    const a = results.archive;
+    rows.push(
+      single(
+        `6. model-archiver vs copy (${mib(a.modelBytes)} model)`,
+        `${formatMs(a.archiverMs)} vs ${formatMs(a.copyMs)} = ${a.ratio.toFixed(2)}×${mark(a.ratio <= 1.5)}`,
+        '≤ 1.5×',
+      ),
+    );
+  }
+  return rows;
+}
+
+/** Markdown with padded columns: the same text reads as a table in a terminal and on GitHub. */
+export function renderTable(/** @type {string[][]} */ rows) {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  const line = (/** @type {string[]} */ r) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const [head, ...body] = rows;
+  if (!head) return '';
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** @param {number} v */
+function fmt(v) {
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+/** @param {number} bytes */
+export function mib(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** @param {number} f */
+function pct(f) {
+  return `${f >= 0 ? '+' : ''}${(f * 100).toFixed(1)} %`;
+}
