@@ -1,0 +1,30 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { keysMatch } from './keys.js';
+
+const BEARER = /^Bearer[ ]+(\S{1,512})\s*$/i;
+
+export interface AuthHookOptions {
+  /** The key this app accepts. */
+  key: string;
+  /** Paths (without query) open without a key: liveness and readiness probes. */
+  publicPaths?: ReadonlySet<string>;
+  /** The error body: `{"code","type","message"}` (default), or the v2 protocol's `{"error"}` for `/v2` paths. */
+  v2Errors?: boolean;
+}
+
+const MESSAGE = 'Token authorization failed: send "Authorization: Bearer <key>" with the key from the key file';
+
+/** A fastify `onRequest` hook that answers 401 unless the request carries the app's key. */
+export function tokenAuthHook(options: AuthHookOptions) {
+  return async function checkToken(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const path = request.url.split('?', 1)[0] ?? '';
+    if (options.publicPaths?.has(path) === true) return undefined;
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    if (match?.[1] !== undefined && keysMatch(match[1], options.key)) return undefined;
+    reply.header('www-authenticate', 'Bearer');
+    const body = options.v2Errors === true && path.startsWith('/v2')
+      ? { error: MESSAGE }
+      : { code: 401, type: 'Unauthorized', message: MESSAGE };
+    return reply.code(401).send(body);
+  };
+}
