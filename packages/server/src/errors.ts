@@ -71,6 +71,26 @@ export class HandlerFailed extends ServeError {
   }
 }
 
+/** A model with this name and version is already registered. */
+export class ModelConflict extends ServeError {
+  constructor(name: string, version: string) {
+    super('ModelConflict', 409, `Model "${name}" version ${version} is already registered`);
+  }
+}
+
+/**
+ * A model's workers could not start: its handler failed to import or `initialize` threw. The message
+ * carries the handler's own message so start-up can exit naming the reason; the stack is for the log.
+ */
+export class ModelLoadFailed extends ServeError {
+  readonly handlerStack?: string;
+
+  constructor(model: string, reason: string, stack?: string) {
+    super('ModelLoadFailed', 500, `Model "${model}" failed to load: ${reason}`);
+    if (stack !== undefined) this.handlerStack = stack;
+  }
+}
+
 export class BadRequest extends ServeError {
   constructor(message: string, code = 'BadRequest') {
     super(code, 400, message);

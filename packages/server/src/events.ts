@@ -29,6 +29,14 @@ export interface ServerEventMap {
     model: string; version: string; kind: 'counter' | 'gauge' | 'histogram';
     name: string; value: number; labels: Record<string, string>;
   }];
+  /**
+   * A handler failed one request or a whole batch (it threw, returned an error, or returned the wrong
+   * number of results). Clients get the message; the stack is for logs.
+   */
+  'handler.failed': [{
+    model: string; version: string; workerId: string; requestIds: string[];
+    code: string; status: number; message: string; stack?: string;
+  }];
   'model.registered': [{ model: string; version: string }];
   'model.unregistered': [{ model: string; version: string }];
 }
