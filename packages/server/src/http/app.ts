@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ServerDraining } from '../errors.js';
+import type { AccessLog, ServerLogger } from '../logging/index.js';
+import { installErrorHandling } from './errors.js';
+
+/** What the access log names for a request that reached a model (set by the inference routes). */
+export interface ModelTarget {
+  model: string;
+  version?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    modelTarget: ModelTarget | undefined;
+  }
+}
+
+export interface AppOptions {
+  /** `max_request_size`: larger bodies are refused with 413 before they are read. */
+  bodyLimit: number;
+  logger: ServerLogger;
+  accessLog: AccessLog;
+  lifecycle: { draining: boolean };
+}
+
+/** A client may choose its request id (to follow a request through its own logs), within reason. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Seconds an idle kept-alive connection stays open (longer than ab's and most clients' reuse gaps). */
+const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+
+/**
+ * One fastify app with what every API shares: request ids (`x-request-id`), the access log, the
+ * JSON error body, and refusing new requests while the server drains.
+ */
+export function createApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Draining answers our own 503 body; fastify's would not be in the `{"code","type","message"}` shape.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.decorateRequest('modelTarget', undefined);
+  installErrorHandling(app, options.logger);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (options.lifecycle.draining) {
+      reply.header('connection', 'close');
+      throw new ServerDraining();
+    }
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // Lets kept-alive clients go once their last answer is written, so the drain can finish.
+    if (options.lifecycle.draining) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const length = Number(reply.getHeader('content-length') ?? 0);
+    options.accessLog.record({
+      time: new Date(),
+      remote: request.ip,
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      bytes: Number.isFinite(length) ? length : 0,
+      ms: reply.elapsedTime,
+      ...(request.modelTarget === undefined ? {} : { model: request.modelTarget.model, version: request.modelTarget.version }),
+      requestId: request.id,
+    });
+  });
+  return app;
+}

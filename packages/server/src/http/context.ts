@@ -1,0 +1,14 @@
+import type { ServerConfig } from '../config/index.js';
+import type { ServerEvents } from '../events.js';
+import type { ServerLogger } from '../logging/index.js';
+import type { ModelRegistry } from '../models/types.js';
+
+/** What every route plugin of the three apps (inference, management, metrics) is given. */
+export interface ServerContext {
+  config: ServerConfig;
+  registry: ModelRegistry;
+  events: ServerEvents;
+  logger: ServerLogger;
+  /** Set once the server starts draining: every app answers new requests 503 `ServerDraining`. */
+  lifecycle: { draining: boolean };
+}

@@ -1,0 +1,74 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { BadRequest, PayloadTooLarge } from '../../errors.js';
+
+/** A parsed request body: its bytes, and for JSON requests the parsed value too. */
+export interface ParsedBody {
+  bytes: Buffer;
+  json?: unknown;
+}
+
+/** Bounds on a multipart form, on top of `max_request_size` for the whole of it. */
+export const MULTIPART_LIMITS = {
+  fields: 64,
+  files: 16,
+  parts: 80,
+  fieldNameSize: 200,
+  fieldSize: 1024 * 1024,
+  headerPairs: 200,
+} as const;
+
+/**
+ * Body parsing for the inference API: any content type arrives as raw bytes (images, audio, protobuf…),
+ * `application/json` is parsed as well, `multipart/form-data` is read field by field in the route.
+ * Every body is bounded by `max_request_size` (413 beyond it).
+ */
+export async function registerBodyParsers(app: FastifyInstance, maxRequestSize: number): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, bytes: Buffer, done) => {
+    if (bytes.length === 0) {
+      done(null, { bytes });
+      return;
+    }
+    try {
+      done(null, { bytes, json: JSON.parse(bytes.toString('utf8')) as unknown });
+    } catch (error) {
+      done(new BadRequest(`Request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, bytes: Buffer, done) => done(null, { bytes }));
+  await app.register(multipart, { limits: { ...MULTIPART_LIMITS, fileSize: maxRequestSize } });
+}
+
+export interface MultipartForm {
+  form: Record<string, Uint8Array | string>;
+  body: Buffer;
+}
+
+/**
+ * Reads a multipart form: every field into `form` (files as bytes, text as strings); `body` is the
+ * `data` field, else `body`, else the only file (TorchServe and MMS handlers read those names).
+ */
+export async function readMultipart(request: FastifyRequest, maxRequestSize: number): Promise<MultipartForm> {
+  const form: Record<string, Uint8Array | string> = Object.create(null) as Record<string, Uint8Array | string>;
+  const files: Buffer[] = [];
+  let total = 0;
+  for await (const part of request.parts()) {
+    let value: Buffer | string;
+    if (part.type === 'file') {
+      value = await part.toBuffer();
+      files.push(value);
+      total += value.length;
+    } else {
+      value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+      total += Buffer.byteLength(value);
+    }
+    if (total > maxRequestSize) throw new PayloadTooLarge(maxRequestSize);
+    form[part.fieldname] = value;
+  }
+  const chosen = form['data'] ?? form['body'] ?? (files.length === 1 ? files[0] : undefined);
+  if (chosen === undefined) {
+    throw new BadRequest('Multipart request has no "data" or "body" field and not exactly one file', 'InvalidInput');
+  }
+  return { form: { ...form }, body: typeof chosen === 'string' ? Buffer.from(chosen) : Buffer.from(chosen) };
+}

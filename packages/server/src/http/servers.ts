@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccessLog } from '../logging/index.js';
+import { createApp } from './app.js';
+import type { ServerContext } from './context.js';
+import { inferenceApi } from './inference/index.js';
+
+export interface HttpApps {
+  inference: FastifyInstance;
+  management: FastifyInstance;
+  metrics: FastifyInstance;
+}
+
+/**
+ * The composition of the three HTTP apps: each API's routes are registered here, as one encapsulated
+ * plugin per line, so an API's hooks and body parsers never leak into another's.
+ */
+export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): Promise<HttpApps> {
+  const base = { bodyLimit: ctx.config.max_request_size, logger: ctx.logger, accessLog, lifecycle: ctx.lifecycle };
+  const inference = createApp(base);
+  const management = createApp(base);
+  const metrics = createApp(base);
+
+  await inference.register(async (scope) => inferenceApi(scope, ctx));
+
+  return { inference, management, metrics };
+}

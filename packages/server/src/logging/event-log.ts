@@ -1,0 +1,13 @@
+import type { ServerEvents } from '../events.js';
+import type { ServerLogger } from './logger.js';
+
+/** Writes the serving core's lifecycle events (models, workers) to the server log. */
+export function logServerEvents(events: ServerEvents, logger: ServerLogger): void {
+  events.on('model.registered', ({ model, version }) => logger.info('model registered', { model, version }));
+  events.on('model.unregistered', ({ model, version }) => logger.info('model unregistered', { model, version }));
+  events.on('worker.started', (e) => logger.info('worker started', e));
+  events.on('worker.exited', (e) => {
+    if (e.expected) logger.info('worker exited', e);
+    else logger.error('worker died', e);
+  });
+}
