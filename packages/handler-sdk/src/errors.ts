@@ -28,3 +28,35 @@ export class ModelError extends HandlerError {
     super('ModelError', 500, message, options);
   }
 }
+
+/** The body is not a decodable image (empty, another format, truncated, corrupt): 400. */
+export class ImageDecodeError extends HandlerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ImageDecodeError', 400, message, options);
+  }
+}
+
+/** The image declares more pixels than the handler's limit (a decompression bomb, or simply too big): 400. */
+export class ImageTooLargeError extends HandlerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ImageTooLarge', 400, message, options);
+  }
+}
+
+/** How to make each GPU execution provider usable; part of every `GpuUnavailableError` message. */
+export const GPU_INSTALL_HINT =
+  'CUDA: install the CUDA 12 provider files with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts` ' +
+  '(npm 11 skips install scripts unless approved), with the CUDA 12 runtime and cuDNN 9 on the library path. ' +
+  'WebGPU: bundled with onnxruntime-node, needs a Vulkan driver (libvulkan.so.1) and a GPU that exposes it. ' +
+  'Or set allowCpuFallback: true in the model config to run on CPU instead.';
+
+/** A GPU was asked for and none of the GPU execution providers tried could create a session: 500. */
+export class GpuUnavailableError extends HandlerError {
+  readonly tried: ReadonlyArray<{ provider: string; reason: string }>;
+
+  constructor(gpuId: number, tried: ReadonlyArray<{ provider: string; reason: string }>) {
+    const attempts = tried.map((t) => `${t.provider} (${t.reason})`).join('; ');
+    super('GpuUnavailable', 500, `GPU ${gpuId} was requested but no GPU execution provider could be used. Tried: ${attempts}. ${GPU_INSTALL_HINT}`);
+    this.tried = tried;
+  }
+}

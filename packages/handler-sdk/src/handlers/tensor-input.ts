@@ -1,0 +1,35 @@
+import { Tensor } from 'onnxruntime-node';
+import { InvalidInputError } from '../errors.js';
+import type { TensorMetadata } from '../onnx/describe.js';
+import type { NamedTensor, TensorDatatype } from '../types.js';
+
+const TO_ORT: Partial<Record<TensorDatatype, Tensor.Type>> = {
+  FP32: 'float32', FP64: 'float64', INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
+  UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
+};
+
+/**
+ * The v2 input meant for the model's input `expected`, checked against its datatype and shape
+ * (the first dimension is the batch), as an ONNX Runtime tensor; `undefined` when the request
+ * carries no tensors.
+ */
+export function tensorInput(tensors: readonly NamedTensor[] | undefined, expected: TensorMetadata): Tensor | undefined {
+  if (tensors === undefined || tensors.length === 0) return undefined;
+  const input = tensors.find((t) => t.name === expected.name) ?? (tensors.length === 1 ? tensors[0] : undefined);
+  if (input === undefined) {
+    throw new InvalidInputError(`expected an input named "${expected.name}"; got ${tensors.map((t) => `"${t.name}"`).join(', ')}`);
+  }
+  const wanted = `${expected.datatype} [${expected.shape.join(', ')}]`;
+  const type = TO_ORT[input.datatype];
+  if (input.datatype !== expected.datatype || type === undefined) {
+    throw new InvalidInputError(`input "${input.name}" must be ${wanted} (-1: any size); got ${input.datatype}`);
+  }
+  const fits = input.shape.length === expected.shape.length
+    && input.shape.every((d, i) => Number.isInteger(d) && d >= 1 && (expected.shape[i] === -1 || expected.shape[i] === d));
+  if (!fits) throw new InvalidInputError(`input "${input.name}" must be ${wanted} (-1: any size); got shape [${input.shape.join(', ')}]`);
+  const size = input.shape.reduce((a, b) => a * b, 1);
+  if ((input.data as ArrayLike<unknown>).length !== size) {
+    throw new InvalidInputError(`input "${input.name}" has ${(input.data as ArrayLike<unknown>).length} values for shape [${input.shape.join(', ')}] (${size})`);
+  }
+  return new Tensor(type, input.data as Float32Array, input.shape);
+}

@@ -1,0 +1,78 @@
+import { InferenceSession } from 'onnxruntime-node';
+import { GpuUnavailableError, ModelError } from '../errors.js';
+import type { Context } from '../types.js';
+import { createAndCache, freshCache, optimizedModelPath } from './optimized-model-cache.js';
+import { sessionOptions } from './session-options.js';
+
+export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
+
+export interface LoadedSession {
+  session: InferenceSession;
+  /** The execution provider the session runs on. */
+  provider: ExecutionProvider;
+}
+
+function providerOption(provider: ExecutionProvider, gpuId: number): InferenceSession.ExecutionProviderConfig {
+  // WebGPU picks its adapter itself; only CUDA takes a device id.
+  return provider === 'cuda' ? { name: 'cuda', deviceId: gpuId } : provider;
+}
+
+async function createOn(modelPath: string, provider: ExecutionProvider, gpuId: number, context: Context): Promise<InferenceSession> {
+  const options = { ...sessionOptions(context.config), executionProviders: [providerOption(provider, gpuId)] };
+  if (context.config.cacheOptimizedModel !== true) return InferenceSession.create(modelPath, options);
+  const cachePath = optimizedModelPath(modelPath, provider, options.graphOptimizationLevel ?? 'all');
+  if (freshCache(modelPath, cachePath)) {
+    context.logger.info('loading the cached optimised model graph', { path: cachePath });
+    return InferenceSession.create(cachePath, { ...options, graphOptimizationLevel: 'disabled' });
+  }
+  return createAndCache((path, o) => InferenceSession.create(path, o), modelPath, cachePath, options, context.logger);
+}
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // ORT prefixes its messages with a source location; the last line says what went wrong.
+  return message.split('\n').map((l) => l.trim()).filter(Boolean).pop()?.replace(/^.*\]\s*/, '').slice(0, 300) ?? 'unknown error';
+}
+
+/** A GPU is wanted when the config says so, or when the server assigned one and the config does not pin the CPU. */
+function wantedGpu(context: Context): number | null {
+  const { gpuId } = context.systemProperties;
+  if (context.config.deviceType === 'cpu') return null;
+  if (context.config.deviceType === 'gpu') return gpuId ?? context.config.deviceIds?.[0] ?? 0;
+  return gpuId;
+}
+
+/**
+ * Opens an ONNX Runtime session for `modelPath`, choosing the execution provider from the context:
+ * on a GPU each of `gpuExecutionProviders` (default CUDA, then WebGPU) is tried by creating a session
+ * with it alone, because a provider whose libraries or driver are missing fails only then; the CPU
+ * is used when no GPU is wanted, or when none worked and the config allows the fallback.
+ */
+export async function createSession(modelPath: string, context: Context): Promise<LoadedSession> {
+  const { logger } = context;
+  const gpuId = wantedGpu(context);
+  if (gpuId !== null) {
+    const tried: Array<{ provider: string; reason: string }> = [];
+    for (const provider of context.config.gpuExecutionProviders ?? ['cuda', 'webgpu']) {
+      try {
+        const session = await createOn(modelPath, provider, gpuId, context);
+        logger.info(`ONNX Runtime session runs on ${provider}`, { provider, gpuId, model: modelPath });
+        return { session, provider };
+      } catch (error) {
+        const reason = reasonOf(error);
+        tried.push({ provider, reason });
+        logger.warn(`execution provider ${provider} unavailable`, { provider, gpuId, reason });
+      }
+    }
+    const unavailable = new GpuUnavailableError(gpuId, tried);
+    if (context.config.allowCpuFallback !== true) throw unavailable;
+    logger.warn(`falling back to CPU: ${unavailable.message}`, { provider: 'cpu', gpuId, tried });
+  }
+  try {
+    const session = await createOn(modelPath, 'cpu', 0, context);
+    logger.info('ONNX Runtime session runs on cpu', { provider: 'cpu', model: modelPath });
+    return { session, provider: 'cpu' };
+  } catch (error) {
+    throw new ModelError(`could not load the ONNX model ${modelPath}: ${reasonOf(error)}`, { cause: error });
+  }
+}
