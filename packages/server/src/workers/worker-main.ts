@@ -1,1 +1,180 @@
-export {};
+import { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import type { Context, HandleFn, HandlerModule, Logger, MetricsRecorder, TensorResponse } from '@nodeserve/handler-sdk';
+import type { ModelMetadata } from '../models/types.js';
+import { registerExternalResolution } from './external-resolution.js';
+import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
+import {
+  type FromWorker, type ToWorker, type WireResult, type WorkerInit,
+  decodeRequest, encodeTensor, toWireError,
+} from './protocol.js';
+
+/**
+ * A model worker: one process per worker, started by the server with its channel on fd 3. It imports
+ * the archive's handler bundle once, calls `initialize(context)` once, then runs one batch at a time.
+ */
+
+const CHANNEL_FD = 3;
+const channel = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+
+function send(message: FromWorker, payload?: PayloadBuilder): void {
+  writeFrame(channel, message, payload);
+}
+
+function exitAfterFlush(code: number, message?: FromWorker): void {
+  if (message !== undefined) send(message);
+  channel.end(() => process.exit(code));
+  // The server may already be gone; never linger because a write cannot complete.
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`uncaught error, the worker exits: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  exitAfterFlush(1, { type: 'fatal', error: toWireError(error) });
+});
+
+// The server closing the channel (it exited or gave up on this worker) ends the worker: no orphans.
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(1));
+
+function toFields(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (fields === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(fields)) as Record<string, unknown>;
+  } catch {
+    return { unserialisableFields: true };
+  }
+}
+
+const logger: Logger = {
+  debug: (message, fields) => send({ type: 'log', level: 'debug', message: String(message), fields: toFields(fields) }),
+  info: (message, fields) => send({ type: 'log', level: 'info', message: String(message), fields: toFields(fields) }),
+  warn: (message, fields) => send({ type: 'log', level: 'warn', message: String(message), fields: toFields(fields) }),
+  error: (message, fields) => send({ type: 'log', level: 'error', message: String(message), fields: toFields(fields) }),
+};
+
+function metric(kind: 'counter' | 'gauge' | 'histogram', name: string, value: number, labels: Record<string, string> = {}): void {
+  if (typeof name !== 'string' || !Number.isFinite(value)) return;
+  send({ type: 'metric', kind, name, value, labels });
+}
+
+const metrics: MetricsRecorder = {
+  increment: (name, value = 1, labels) => metric('counter', name, value, labels),
+  gauge: (name, value, labels) => metric('gauge', name, value, labels),
+  observe: (name, value, labels) => metric('histogram', name, value, labels),
+};
+
+let handle: HandleFn | undefined;
+let context: Context | undefined;
+
+function entryFunction(module: HandlerModule, exportName: string, bundlePath: string): HandleFn {
+  const entry = module[exportName];
+  if (typeof entry === 'function') return entry as HandleFn;
+  if (typeof entry === 'object' && entry !== null && typeof (entry as { handle?: unknown }).handle === 'function') {
+    const instance = entry as { handle: HandleFn };
+    return (data, ctx) => instance.handle(data, ctx);
+  }
+  throw new TypeError(
+    `the handler bundle ${bundlePath} has no export "${exportName}" that is a function or an object with a handle() method`,
+  );
+}
+
+async function initialize(init: WorkerInit): Promise<void> {
+  registerExternalResolution(import.meta.url);
+  const module = (await import(pathToFileURL(init.bundlePath).href)) as HandlerModule;
+  handle = entryFunction(module, init.exportName, init.bundlePath);
+  context = {
+    systemProperties: {
+      modelDir: init.modelDir,
+      gpuId: init.gpuId,
+      batchSize: init.batchSize,
+      serverName: init.serverName,
+      serverVersion: init.serverVersion,
+    },
+    manifest: init.manifest,
+    modelName: init.modelName,
+    modelVersion: init.modelVersion,
+    config: init.config,
+    logger,
+    metrics,
+  };
+  if (typeof module.initialize === 'function') await module.initialize(context);
+  const describe = module['describe'];
+  const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelMetadata | undefined) : undefined;
+  setInterval(() => send({ type: 'memory', rssBytes: process.memoryUsage.rss() }), init.memoryReportMs).unref();
+  send(metadata === undefined ? { type: 'ready' } : { type: 'ready', metadata });
+}
+
+function isTensorResponse(value: unknown): value is TensorResponse {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tensors'
+    && Array.isArray((value as { outputs?: unknown }).outputs);
+}
+
+function encodeResult(value: unknown, payload: PayloadBuilder): WireResult {
+  try {
+    if (value instanceof Error) return { kind: 'error', error: toWireError(value) };
+    if (value instanceof Uint8Array) return { kind: 'bytes', seg: payload.add(value), contentType: 'application/octet-stream' };
+    if (isTensorResponse(value)) {
+      const outputs = value.outputs.map((t) => encodeTensor(t, payload));
+      return value.parameters === undefined ? { kind: 'tensors', outputs } : { kind: 'tensors', outputs, parameters: value.parameters };
+    }
+    return { kind: 'json', seg: payload.add(Buffer.from(JSON.stringify(value) ?? 'null')) };
+  } catch (error) {
+    return {
+      kind: 'error',
+      error: { ...toWireError(error), type: 'InvalidHandlerOutput', message: `the handler's result could not be sent: ${(error as Error).message}` },
+    };
+  }
+}
+
+async function runBatch(frame: Frame<Extract<ToWorker, { type: 'batch' }>>): Promise<void> {
+  const { batchId, requests } = frame.header;
+  const inputs = requests.map((wire) => decodeRequest(wire, frame));
+  const started = performance.now();
+  let results: unknown;
+  try {
+    results = await handle!(inputs, context!);
+  } catch (error) {
+    send({ type: 'batchFailed', batchId, handlerMs: performance.now() - started, error: toWireError(error) });
+    return;
+  }
+  const handlerMs = performance.now() - started;
+  if (!Array.isArray(results) || results.length !== inputs.length) {
+    const got = Array.isArray(results) ? `${results.length} results` : `a ${results === null ? 'null' : typeof results} instead of an array`;
+    send({
+      type: 'batchFailed', batchId, handlerMs,
+      error: {
+        type: 'InvalidHandlerOutput',
+        message: `the handler returned ${got} for a batch of ${inputs.length} requests: expected ${inputs.length}, one per request, in order`,
+      },
+    });
+    return;
+  }
+  const payload = new PayloadBuilder();
+  const encoded = results.map((value) => encodeResult(value, payload));
+  send({ type: 'results', batchId, handlerMs, results: encoded, segments: payload.segments }, payload);
+}
+
+// Frames are handled one after another: the server sends a batch only to an idle worker.
+let work: Promise<void> = Promise.resolve();
+const reader = new FrameReader<ToWorker>((frame) => {
+  const message = frame.header;
+  work = work.then(async () => {
+    switch (message.type) {
+      case 'init':
+        try {
+          await initialize(message.init);
+        } catch (error) {
+          exitAfterFlush(1, { type: 'initFailed', error: toWireError(error) });
+        }
+        return;
+      case 'batch':
+        return runBatch(frame as Frame<typeof message>);
+      case 'stop':
+        exitAfterFlush(0);
+        return;
+    }
+  });
+});
+channel.on('data', (chunk: Buffer) => reader.push(chunk));

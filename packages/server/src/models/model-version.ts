@@ -1,0 +1,206 @@
+import type { Manifest } from '@nodeserve/archiver';
+import type { Logger } from '@nodeserve/handler-sdk';
+import { join } from 'node:path';
+import { Batcher } from '../batching/batcher.js';
+import type { Job } from '../batching/job.js';
+import { ModelNotReady, QueueFull, ServerDraining } from '../errors.js';
+import type { ServerEvents } from '../events.js';
+import { WorkerPool } from '../workers/worker-pool.js';
+import { WorkerProcess, type WorkerProcessOptions } from '../workers/worker-process.js';
+import { threadsPerWorker } from './effective-config.js';
+import type {
+  EffectiveModelConfig, InferenceOutcome, InferenceRequest, ModelMetadata, ModelVersionHandle, WorkerInfo,
+} from './types.js';
+
+export interface ModelVersionOptions {
+  name: string;
+  manifest: Manifest;
+  modelDir: string;
+  archivePath: string;
+  config: EffectiveModelConfig;
+  /** Whether the archive fixed ONNX Runtime's threads; if not, they follow the worker count. */
+  fixedThreads: boolean;
+  jobQueueSize: number;
+  devices: number[];
+  cpuCount: number;
+  workerMain: string;
+  workerExecArgv: string[];
+  memoryReportMs: number;
+  serverName: string;
+  serverVersion: string;
+  logger: Logger;
+  events: ServerEvents;
+}
+
+/** One registered version of a model: its queue and batcher in front of its worker pool. */
+export class ModelVersion implements ModelVersionHandle {
+  readonly name: string;
+  readonly version: string;
+  readonly manifest: Manifest;
+  readonly modelDir: string;
+  readonly archivePath: string;
+  metadata: ModelMetadata | undefined;
+  private currentConfig: EffectiveModelConfig;
+  private readonly batcher: Batcher<WorkerProcess>;
+  private readonly pool: WorkerPool;
+  private draining = false;
+  private inFlight = 0;
+  private workerSeq = 0;
+
+  constructor(private readonly options: ModelVersionOptions) {
+    this.name = options.name;
+    this.version = options.manifest.model.modelVersion;
+    this.manifest = options.manifest;
+    this.modelDir = options.modelDir;
+    this.archivePath = options.archivePath;
+    this.currentConfig = options.config;
+    this.pool = new WorkerPool({
+      model: this.name,
+      version: this.version,
+      logger: options.logger,
+      spawn: (slot, callbacks) => this.spawn(slot, callbacks),
+      gpuFor: (slot) => this.gpuFor(slot),
+      onIdle: () => this.batcher.pump(),
+      onLost: (worker) => this.batcher.release(worker),
+      onStartFailed: (error) => this.failQueued(() => new ModelNotReady(this.name, `no worker could start: ${error.message}`)),
+      onMetadata: (metadata) => {
+        this.metadata ??= metadata;
+      },
+    });
+    this.batcher = new Batcher<WorkerProcess>(this.batchingSettings(), this.pool, (depth) =>
+      options.events.emit('queue.depth', { model: this.name, version: this.version, depth }));
+  }
+
+  get config(): EffectiveModelConfig {
+    return this.currentConfig;
+  }
+
+  submit(request: InferenceRequest): Promise<InferenceOutcome> {
+    if (this.draining) return Promise.reject(new ServerDraining());
+    if (this.pool.target === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
+    return new Promise<InferenceOutcome>((resolve, reject) => {
+      const job: Job = {
+        request,
+        resolve: (outcome) => {
+          this.settled();
+          resolve(outcome);
+        },
+        reject: (error) => {
+          this.settled();
+          reject(error);
+        },
+      };
+      this.inFlight++;
+      if (!this.batcher.submit(job)) {
+        this.inFlight--;
+        reject(new QueueFull(this.name, this.batcher.queueCapacity));
+      }
+    });
+  }
+
+  queueLength(): number {
+    return this.batcher.depth;
+  }
+
+  workers(): WorkerInfo[] {
+    return this.pool.workers();
+  }
+
+  isReady(): boolean {
+    return !this.draining && this.pool.live >= Math.max(1, this.currentConfig.minWorkers);
+  }
+
+  /** Has its minimum of live workers (a model scaled to zero is healthy). */
+  isHealthy(): boolean {
+    return this.pool.live >= this.currentConfig.minWorkers;
+  }
+
+  /** Starts the configured workers; with `synchronous`, rejects with `ModelLoadFailed` if they cannot initialise. */
+  start(synchronous: boolean): Promise<void> {
+    return this.pool.resize(this.currentConfig.minWorkers, synchronous);
+  }
+
+  async scale(minWorkers: number, maxWorkers: number, synchronous: boolean): Promise<void> {
+    if (this.draining) throw new ServerDraining();
+    const config: EffectiveModelConfig = { ...this.currentConfig, minWorkers, maxWorkers: Math.max(minWorkers, maxWorkers, 1) };
+    if (!this.options.fixedThreads) config.intraOpNumThreads = threadsPerWorker(this.options.cpuCount, minWorkers);
+    this.currentConfig = config;
+    const resized = this.pool.resize(minWorkers, synchronous);
+    if (minWorkers === 0) this.failQueued(() => new ModelNotReady(this.name, 'it was scaled to zero workers'));
+    await resized;
+  }
+
+  /** Stops taking requests, answers every queued and running one, then ends the workers. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.batcher.flush();
+    if (this.pool.target === 0) this.failQueued(() => new ServerDraining());
+    await this.pool.waitFor(() => {
+      if (this.inFlight === 0) return true;
+      // Nothing left to run the queue: answer it rather than wait for workers that will not come.
+      if (this.pool.live === 0 && this.pool.busy === 0 && this.batcher.pending > 0 && !this.startingSoon()) {
+        this.failQueued(() => new ServerDraining());
+      }
+      return false;
+    });
+    await this.pool.stop();
+  }
+
+  private startingSoon(): boolean {
+    return this.pool.target > 0 && this.pool.workers().some((w) => w.state === 'starting');
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    if (this.draining) this.pool.notify();
+  }
+
+  private failQueued(error: () => Error): void {
+    for (const job of this.batcher.takeQueued()) job.reject(error());
+  }
+
+  private batchingSettings(): { batchSize: number; maxBatchDelay: number; queueCapacity: number } {
+    return {
+      batchSize: this.currentConfig.batchSize,
+      maxBatchDelay: this.currentConfig.maxBatchDelay,
+      queueCapacity: this.options.jobQueueSize,
+    };
+  }
+
+  private gpuFor(slot: number): number | null {
+    const { devices } = this.options;
+    return devices.length === 0 ? null : devices[slot % devices.length]!;
+  }
+
+  private spawn(slot: number, callbacks: Pick<WorkerProcessOptions, 'onIdle' | 'onExit'>): WorkerProcess {
+    const { manifest, modelDir } = this;
+    const config = this.currentConfig;
+    const { options } = this;
+    this.workerSeq++;
+    return new WorkerProcess({
+      id: `${this.name}-${this.version}-w${this.workerSeq}`,
+      workerMain: options.workerMain,
+      execArgv: options.workerExecArgv,
+      startupTimeoutMs: config.startupTimeout * 1000,
+      responseTimeoutMs: config.responseTimeout * 1000,
+      logger: options.logger,
+      events: options.events,
+      onIdle: callbacks.onIdle,
+      onExit: callbacks.onExit,
+      init: {
+        modelName: this.name,
+        modelVersion: this.version,
+        modelDir,
+        bundlePath: join(modelDir, manifest.entryPoint.bundle),
+        exportName: manifest.entryPoint.exportName,
+        manifest,
+        config,
+        gpuId: this.gpuFor(slot),
+        batchSize: config.batchSize,
+        serverName: options.serverName,
+        serverVersion: options.serverVersion,
+        memoryReportMs: options.memoryReportMs,
+      },
+    });
+  }
+}

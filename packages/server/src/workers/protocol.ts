@@ -1,0 +1,188 @@
+import type { Manifest, ModelConfig } from '@nodeserve/archiver';
+import type { NamedTensor, RequestInput, TensorDatatype, TensorValues } from '@nodeserve/handler-sdk';
+import type { ModelMetadata } from '../models/types.js';
+import { type Frame, type PayloadBuilder, type SegmentTable, FrameError, segment } from './frames.js';
+
+/** Messages between the server and a worker process, as frame headers (see `frames.ts`). */
+
+export interface WorkerInit {
+  modelName: string;
+  modelVersion: string;
+  modelDir: string;
+  /** Absolute path of the archive's handler bundle. */
+  bundlePath: string;
+  exportName: string;
+  manifest: Manifest;
+  config: ModelConfig;
+  gpuId: number | null;
+  batchSize: number;
+  serverName: string;
+  serverVersion: string;
+  /** How often the worker reports its memory, in milliseconds. */
+  memoryReportMs: number;
+}
+
+export interface WireError {
+  code?: string;
+  status?: number;
+  type: string;
+  message: string;
+  stack?: string;
+}
+
+type TypedArrayName =
+  | 'Float32Array' | 'Float64Array' | 'Int8Array' | 'Uint8Array' | 'Int16Array' | 'Uint16Array'
+  | 'Int32Array' | 'Uint32Array' | 'BigInt64Array' | 'BigUint64Array';
+
+export interface WireTensor {
+  name: string;
+  datatype: TensorDatatype;
+  shape: number[];
+  parameters?: Record<string, unknown>;
+  data:
+    | { typed: TypedArrayName; seg: number }
+    | { bool: number }
+    | { bytes: number[] };
+}
+
+export interface WireRequest {
+  requestId: string;
+  body: number;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  contentType?: string;
+  /** Present when the request carried JSON; `json` itself may then be any value, `null` included. */
+  hasJson?: true;
+  json?: unknown;
+  form: Array<[name: string, value: { seg: number } | { text: string }]>;
+  tensors?: WireTensor[];
+  requestedOutputs?: string[];
+}
+
+export type WireResult =
+  | { kind: 'json'; seg: number }
+  | { kind: 'bytes'; seg: number; contentType: string }
+  | { kind: 'tensors'; outputs: WireTensor[]; parameters?: Record<string, unknown> }
+  | { kind: 'error'; error: WireError };
+
+export type ToWorker =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'batch'; batchId: number; requests: WireRequest[]; segments: SegmentTable }
+  /** Finish nothing new and exit: sent only to an idle worker. */
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'ready'; metadata?: ModelMetadata }
+  | { type: 'initFailed'; error: WireError }
+  | { type: 'results'; batchId: number; handlerMs: number; results: WireResult[]; segments: SegmentTable }
+  | { type: 'batchFailed'; batchId: number; handlerMs: number; error: WireError }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  | { type: 'metric'; kind: 'counter' | 'gauge' | 'histogram'; name: string; value: number; labels: Record<string, string> }
+  | { type: 'memory'; rssBytes: number }
+  /** An uncaught error is about to end the worker. */
+  | { type: 'fatal'; error: WireError };
+
+const TYPED_ARRAYS = {
+  Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array,
+  Int32Array, Uint32Array, BigInt64Array, BigUint64Array,
+} as const;
+
+function typedArrayName(data: TensorValues): TypedArrayName | undefined {
+  for (const [name, ctor] of Object.entries(TYPED_ARRAYS)) {
+    if (data instanceof ctor) return name as TypedArrayName;
+  }
+  return undefined;
+}
+
+function asBuffer(view: ArrayBufferView): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+export function encodeTensor(tensor: NamedTensor, payload: PayloadBuilder): WireTensor {
+  const { name, datatype, shape, parameters } = tensor;
+  const head = parameters === undefined ? { name, datatype, shape } : { name, datatype, shape, parameters };
+  const { data } = tensor;
+  if (Array.isArray(data)) {
+    if (datatype === 'BOOL') {
+      return { ...head, data: { bool: payload.add(Uint8Array.from(data as boolean[], (b) => (b ? 1 : 0))) } };
+    }
+    return { ...head, data: { bytes: (data as Uint8Array[]).map((item) => payload.add(item)) } };
+  }
+  const typed = typedArrayName(data);
+  if (typed === undefined) throw new FrameError(`tensor "${name}" holds data of an unsupported type`);
+  return { ...head, data: { typed, seg: payload.add(asBuffer(data)) } };
+}
+
+export function decodeTensor(wire: WireTensor, frame: Frame<unknown>): NamedTensor {
+  const { name, datatype, shape, parameters } = wire;
+  let data: TensorValues;
+  if ('bool' in wire.data) {
+    data = Array.from(segment(frame, wire.data.bool), (b) => b !== 0);
+  } else if ('bytes' in wire.data) {
+    data = wire.data.bytes.map((index) => segment(frame, index));
+  } else {
+    const ctor = TYPED_ARRAYS[wire.data.typed];
+    if (ctor === undefined) throw new FrameError(`tensor "${name}" names an unknown array type`);
+    const bytes = segment(frame, wire.data.seg);
+    const width = ctor.BYTES_PER_ELEMENT;
+    // A typed array needs an aligned offset; a frame gathered from one socket chunk may not give one.
+    const source = bytes.byteOffset % width === 0 ? bytes : Buffer.from(bytes);
+    data = new ctor(source.buffer as ArrayBuffer, source.byteOffset, source.byteLength / width);
+  }
+  const out: NamedTensor = { name, datatype, shape, data };
+  if (parameters !== undefined) out.parameters = parameters;
+  return out;
+}
+
+export function encodeRequest(input: RequestInput, payload: PayloadBuilder): WireRequest {
+  const wire: WireRequest = {
+    requestId: input.requestId,
+    body: payload.add(input.body),
+    headers: input.headers,
+    query: input.query,
+    form: Object.entries(input.form).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? { text: value } : { seg: payload.add(value) },
+    ]),
+  };
+  if (input.contentType !== undefined) wire.contentType = input.contentType;
+  if (input.json !== undefined) {
+    wire.hasJson = true;
+    wire.json = input.json;
+  }
+  if (input.tensors !== undefined) wire.tensors = input.tensors.map((t) => encodeTensor(t, payload));
+  if (input.requestedOutputs !== undefined) wire.requestedOutputs = input.requestedOutputs;
+  return wire;
+}
+
+export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): RequestInput {
+  const body = segment(frame, wire.body);
+  const form: Record<string, Uint8Array | string> = {};
+  for (const [name, value] of wire.form) form[name] = 'text' in value ? value.text : segment(frame, value.seg);
+  const input: RequestInput = {
+    requestId: wire.requestId,
+    body,
+    data: body,
+    form,
+    headers: wire.headers,
+    query: wire.query,
+  };
+  if (wire.contentType !== undefined) input.contentType = wire.contentType;
+  if (wire.hasJson) input.json = wire.json ?? null;
+  if (wire.tensors !== undefined) input.tensors = wire.tensors.map((t) => decodeTensor(t, frame));
+  if (wire.requestedOutputs !== undefined) input.requestedOutputs = wire.requestedOutputs;
+  return input;
+}
+
+/** What crosses the process boundary of an error: its code and status if it has them, never more than the message to clients. */
+export function toWireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const { code, status } = error as Error & { code?: unknown; status?: unknown };
+    const wire: WireError = { type: error.name, message: error.message };
+    if (typeof code === 'string') wire.code = code;
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599) wire.status = status;
+    if (error.stack !== undefined) wire.stack = error.stack;
+    return wire;
+  }
+  return { type: 'Error', message: `non-Error value thrown: ${String(error)}` };
+}
