@@ -16,7 +16,9 @@ export { tensorResponse, namedTensor, isTensorResponse } from './tensors/tensor-
 export { concatBatch, splitBatch } from './tensors/batch.js';
 export { BaseHandler, type Batch, type ModelOutputs } from './handlers/base-handler.js';
 export { VisionHandler } from './handlers/vision-handler.js';
-export { ImageClassifier, DEFAULT_TOPK } from './handlers/image-classifier.js';
+export { ImageClassifier, DEFAULT_TOPK, requestedTopk } from './handlers/image-classifier.js';
 export { HandlerSettingsSchema, handlerSettings, type HandlerSettings } from './handlers/settings.js';
 export { resolveModelFile } from './handlers/model-file.js';
 export { serve, type ServableHandler, type ServedModule } from './handlers/serve.js';
+// Handlers build and read tensors with the same ONNX Runtime the SDK loaded.
+export { Tensor, InferenceSession } from 'onnxruntime-node';

@@ -11,8 +11,8 @@ import { VisionHandler } from './vision-handler.js';
 export const DEFAULT_TOPK = 5;
 const MAX_TOPK = 1000;
 
-/** What one request asks for: `?topk=3`, or `{"topk": 3}` in a JSON body. */
-function requestedTopk(request: RequestInput): number | undefined {
+/** What one request asks for: `?topk=3`, or `{"topk": 3}` in a JSON body; `undefined` when it does not say. */
+export function requestedTopk(request: RequestInput): number | undefined {
   const json = request.json as { topk?: unknown } | undefined;
   const raw = request.query.topk ?? (json !== null && typeof json === 'object' ? json.topk : undefined);
   if (raw === undefined) return undefined;

@@ -16,13 +16,15 @@ export function sharpBackend(sharp: Sharp): ImageBackend {
   return {
     name: 'sharp',
     async decode(bytes, transform, maxPixels) {
+      // Bilinear, as the zoo's reference preprocessing: sharp's default Lanczos sharpens enough to
+      // change close top-1 calls (dog.jpg: kuvasz vs golden retriever).
       const options = { limitInputPixels: maxPixels, failOn: 'error', autoOrient: true } as const;
       try {
         const meta = await sharp(bytes, options).metadata();
         const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
         const g = geometry(upright.width, upright.height, transform);
         const { data, info } = await sharp(bytes, options)
-          .resize(g.width, g.height, { fit: 'fill' })
+          .resize(g.width, g.height, { fit: 'fill', kernel: 'linear' })
           .extract({ left: g.left, top: g.top, width: transform.crop, height: transform.crop })
           .removeAlpha()
           .toColourspace('srgb')

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HandlerError } from '@nodeserve/handler-sdk';
+import sharp from 'sharp';
+import { ImgClassifierService } from '../img_classifier_service.js';
+import { expectedTop1, image, labelOf, modelFixture, request, type RecordingContext } from '../../../packages/handler-sdk/test/fixture.js';
+
+type Top = Array<Record<string, number>>;
+
+const expected = expectedTop1();
+
+async function service(imageBackend: 'sharp' | 'jimp'): Promise<{ handler: ImgClassifierService; fixture: RecordingContext }> {
+  const fixture = modelFixture({ config: { handler: { imageBackend } } });
+  const handler = new ImgClassifierService();
+  await handler.initialize(fixture.context);
+  return { handler, fixture };
+}
+
+describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
+  let withSharp: Awaited<ReturnType<typeof service>>;
+  let withJimp: Awaited<ReturnType<typeof service>>;
+
+  beforeAll(async () => {
+    withSharp = await service('sharp');
+    withJimp = await service('jimp');
+  });
+  afterAll(() => {
+    withSharp.fixture.cleanup();
+    withJimp.fixture.cleanup();
+  });
+
+  it('reads the expected top-1 of all nine sample photos from PROVENANCE.md', () => {
+    expect(expected).toHaveLength(9);
+  });
+
+  it.each(expected.map((e) => [e.image, e.top1] as const))('classifies %s as %s (sharp), top 5 highest first', async (name, top1) => {
+    const [result] = (await withSharp.handler.handle([request(image(name))], withSharp.fixture.context)) as Top[];
+    expect(result).toHaveLength(5);
+    expect(labelOf(result![0]!)).toBe(top1);
+    const probabilities = result!.map((entry) => Object.values(entry)[0]!);
+    expect([...probabilities].sort((a, b) => b - a)).toEqual(probabilities);
+  });
+
+  it('answers the MMS tutorial shape for kitten.jpg: tabby then tiger cat, probabilities as numbers', async () => {
+    const [result] = (await withSharp.handler.handle([request(image('kitten.jpg'))], withSharp.fixture.context)) as Top[];
+    expect(result!.slice(0, 2).map(labelOf)).toEqual(['tabby', 'tiger cat']);
+    const tabby = result![0]!.tabby!;
+    expect(typeof tabby).toBe('number');
+    expect(tabby).toBeGreaterThan(0.3);
+    expect(tabby).toBeLessThan(0.7);
+  });
+
+  it('gives a batch of N the same answers as N single calls', async () => {
+    const names = expected.map((e) => e.image);
+    const batch = (await withSharp.handler.handle(names.map((n) => request(image(n))), withSharp.fixture.context)) as Top[];
+    expect(batch).toHaveLength(names.length);
+    for (const [i, name] of names.entries()) {
+      const [single] = (await withSharp.handler.handle([request(image(name))], withSharp.fixture.context)) as Top[];
+      expect(batch[i]!.map(labelOf)).toEqual(single!.map(labelOf));
+      batch[i]!.forEach((entry, k) => expect(Object.values(entry)[0]!).toBeCloseTo(Object.values(single![k]!)[0]!, 4));
+    }
+  });
+
+  it('gives the same top-1 with the jimp (pure JavaScript) and sharp decoders', async () => {
+    expect(withJimp.handler['images'].name).toBe('jimp');
+    const names = expected.map((e) => e.image);
+    const viaJimp = (await withJimp.handler.handle(names.map((n) => request(image(n))), withJimp.fixture.context)) as Top[];
+    names.forEach((name, i) => expect([name, labelOf(viaJimp[i]![0]!)]).toEqual([name, expected[i]!.top1]));
+  });
+
+  it('honours ?topk= and {"topk"} per request', async () => {
+    const kitten = image('kitten.jpg');
+    const results = (await withSharp.handler.handle(
+      [request(kitten, { query: { topk: '2' } }), request(kitten, { json: { topk: 1 } }), request(kitten)],
+      withSharp.fixture.context,
+    )) as Top[];
+    expect(results.map((r) => r.length)).toEqual([2, 1, 5]);
+  });
+
+  it('fails only the bad requests of a batch, each with its typed 400', async () => {
+    const jpeg = image('kitten.jpg');
+    const bomb = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+    // Rewrite the IHDR size: a 20000x20000 image in a few hundred bytes.
+    bomb.writeUInt32BE(20_000, 16);
+    bomb.writeUInt32BE(20_000, 20);
+    const inputs = [
+      request(new Uint8Array(0)),
+      request(jpeg),
+      request(new TextEncoder().encode('this is not an image')),
+      request(jpeg.subarray(0, Math.floor(jpeg.length / 2))),
+      request(bomb),
+      request(jpeg, { query: { topk: '0' } }),
+    ];
+    const results = await withSharp.handler.handle(inputs, withSharp.fixture.context);
+    expect(results).toHaveLength(inputs.length);
+    const codes = results.map((r) => (r instanceof HandlerError ? `${r.status} ${r.code}` : 'ok'));
+    expect(codes).toEqual(['400 ImageDecodeError', 'ok', '400 ImageDecodeError', '400 ImageDecodeError', '400 ImageTooLarge', '400 InvalidInput']);
+    expect((results[0] as Error).message).toMatch(/empty/);
+    expect((results[2] as Error).message).toMatch(/not an image/);
+    expect((results[3] as Error).message).toMatch(/truncated|premature/i);
+    expect((results[4] as Error).message).toMatch(/20000x20000/);
+    expect(labelOf((results[1] as Top)[0]!)).toBe('tabby');
+  });
+
+  it('describes the model tensors for the v2 metadata endpoint', () => {
+    expect(withSharp.handler.describe()).toEqual({
+      platform: 'onnxruntime',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }],
+      outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 1000] }],
+    });
+  });
+});
+
+describe('the module exports the worker calls', () => {
+  it('exports initialize, handle and describe bound to one service', async () => {
+    const module = await import('../img_classifier_service.js');
+    const fixture = modelFixture({ serializedFile: null, extraFiles: ['synset.txt'] });
+    try {
+      await module.initialize(fixture.context);
+      const [result] = (await module.handle([request(image('pelican.jpeg'))], fixture.context)) as Top[];
+      expect(labelOf(result![0]!)).toBe('pelican');
+      expect(module.describe()?.inputs[0]?.name).toBe('input');
+      expect(fixture.logs.some((l) => l.level === 'info' && l.fields?.provider === 'cpu')).toBe(true);
+    } finally {
+      fixture.cleanup();
+    }
+  });
+});
