@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readRunState, waitForFirstPrediction } from '../../scripts/demo/model-server.mjs';
+import { isAlive, killAll, processTree } from '../../scripts/demo/processes.mjs';
+import { runAb } from './ab.mjs';
+import { sampleRss } from './rss.mjs';
+
+/**
+ * One model served by model-server under the tutorial's load, everything through the CLIs a user
+ * runs: `model-archiver` packs the handler and model, `model-server --start` serves them from a
+ * scratch directory on free ports, `ab` loads them, `model-server --stop` ends it.
+ *
+ * @typedef {{ root: string, workdir: string, name: string, handler: string, modelFile?: string, extraFiles?: string[],
+ *   workers: number, threads: number, batchSize: number, maxBatchDelayMs: number,
+ *   body: string, requests: number, warmupRequests: number, concurrency: number, log: (line: string) => void }} ServeOptions
+ */
+
+/** @param {ServeOptions} o */
+export async function archiveModel(o) {
+  const store = join(o.workdir, 'model_store');
+  mkdirSync(store, { recursive: true });
+  const modelConfig = join(o.workdir, `${o.name}-config.json`);
+  writeFileSync(
+    modelConfig,
+    JSON.stringify({ minWorkers: o.workers, maxWorkers: o.workers, batchSize: o.batchSize, maxBatchDelay: o.maxBatchDelayMs, intraOpNumThreads: o.threads, interOpNumThreads: 1 }),
+  );
+  const args = ['--model-name', o.name, '--version', '1.0', '--handler', o.handler, '--config-file', modelConfig, '--export-path', store, '--force'];
+  if (o.modelFile) args.push('--serialized-file', o.modelFile);
+  if (o.extraFiles?.length) args.push('--extra-files', o.extraFiles.join(','));
+  await runCli(o.root, 'packages/archiver/dist/cli.js', args, o.root);
+  return store;
+}
+
+/**
+ * Starts the server, times the cold start (spawn of `--start` → first 200), warms up, then runs the
+ * measured load while sampling the RSS of the server and its workers; stops the server in any case.
+ * @param {ServeOptions} o
+ */
+export async function serveAndLoad(o) {
+  const store = await archiveModel(o);
+  const config = join(o.workdir, 'config.properties');
+  writeFileSync(
+    config,
+    [
+      'inference_address=http://127.0.0.1:0',
+      'management_address=http://127.0.0.1:0',
+      'metrics_address=http://127.0.0.1:0',
+      // TorchServe's benchmark configuration: the queue never sheds load the clients cannot exceed.
+      'job_queue_size=1000',
+      `default_workers_per_model=${o.workers}`,
+      `batch_size=${o.batchSize}`,
+      `max_batch_delay=${o.maxBatchDelayMs}`,
+      '',
+    ].join('\n'),
+  );
+  const body = readFileSync(o.body);
+  const t0 = Date.now();
+  const start = runCli(o.root, 'packages/server/dist/cli.js', ['--start', '--model-store', store, '--models', `${o.name}=${o.name}.mar`, '--config', config], o.workdir);
+  /** @type {Error | undefined} */
+  let startError;
+  start.catch((/** @type {Error} */ err) => (startError = err));
+  try {
+    const ready = await waitForFirstPrediction({ cwd: o.workdir, model: o.name, body, timeoutMs: 120_000, isAborted: () => startError !== undefined }).catch(
+      (err) => {
+        throw startError ?? err;
+      },
+    );
+    const { state, at } = ready;
+    const serverPid = state.pid;
+    const coldStartMs = at - t0;
+    await start;
+    const url = `http://127.0.0.1:${state.inference}/predictions/${o.name}`;
+    o.log(`    cold start ${coldStartMs} ms; warm-up: ${o.warmupRequests} requests`);
+    await runAb({ url, bodyFile: o.body, requests: o.warmupRequests, concurrency: o.concurrency });
+    const before = await scrapeBatchSize(state.metrics, o.name);
+    const rss = sampleRss(serverPid);
+    const afterWarmupBytes = await rss.mark('afterWarmup');
+    o.log(`    measured: ab -k -n ${o.requests} -c ${o.concurrency}`);
+    const ab = await runAb({ url, bodyFile: o.body, requests: o.requests, concurrency: o.concurrency });
+    const endBytes = await rss.mark('end');
+    const processes = processTree(serverPid).length;
+    const sampled = await rss.stop();
+    const after = await scrapeBatchSize(state.metrics, o.name);
+    const meanBatchSize =
+      before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
+    return {
+      coldStartMs,
+      server: {
+        ...ab,
+        requests: o.requests,
+        concurrency: o.concurrency,
+        meanBatchSize,
+        rss: { peakBytes: sampled.peakBytes, afterWarmupBytes, endBytes, growth: endBytes / afterWarmupBytes - 1, processes },
+        settings: { workers: o.workers, intraOpThreads: o.threads, batchSize: o.batchSize, maxBatchDelayMs: o.maxBatchDelayMs },
+      },
+    };
+  } finally {
+    await start.catch(() => undefined);
+    await stopServerIn(o.root, o.workdir, o.log);
+  }
+}
+
+/**
+ * `model-server --stop` for the server started in `workdir`, then waits for its whole process tree to
+ * end; anything still alive after 10 s is reported and killed, so no run leaves a process behind.
+ * @param {string} root
+ * @param {string} workdir
+ * @param {(line: string) => void} log
+ */
+export async function stopServerIn(root, workdir, log) {
+  const state = readRunState(workdir);
+  const tree = state ? processTree(state.pid) : [];
+  if (tree.length === 0) return;
+  await runCli(root, 'packages/server/dist/cli.js', ['--stop'], workdir).catch((err) => log(`    --stop: ${err.message}`));
+  const deadline = Date.now() + 10_000;
+  while (tree.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const left = tree.filter(isAlive);
+  if (left.length > 0) {
+    log(`    ${left.length} server process(es) still alive 10 s after --stop; killing them`);
+    await killAll(left.reverse());
+  }
+}
+
+/**
+ * The `ts_batch_size` histogram's sum and count for one model, from the metrics endpoint.
+ * @param {number} port
+ * @param {string} model
+ */
+export async function scrapeBatchSize(port, model) {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const value = (/** @type {string} */ series) => {
+      const re = new RegExp(`^ts_batch_size_${series}\\{[^}]*model_name="${model.replace(/[.]/g, '\\.')}"[^}]*\\}\\s+([\\d.e+-]+)`, 'm');
+      const m = re.exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    const sum = value('sum');
+    const count = value('count');
+    return sum === undefined || count === undefined ? undefined : { sum, count };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs one of the repository's CLIs to completion; rejects with its output when it fails.
+ * @param {string} root
+ * @param {string} cli path of the built CLI, relative to the root
+ * @param {string[]} args
+ * @param {string} cwd
+ */
+export function runCli(root, cli, args, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, cli), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${cli} ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`))));
+  });
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the tutorial's benchmark on this machine, next to the hardware's limit. See
+ * `--help` and docs/benchmark.md. Everything in the table is measured in this one run.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runAb } from './lib/ab.mjs';
+import { measureArchiveCost } from './lib/archive-cost.mjs';
+import { startBareEcho } from './lib/bare-echo-process.mjs';
+import { sweepCeiling } from './lib/ceiling.mjs';
+import { describeHardware, hardwareLine } from './lib/hardware.mjs';
+import { resolveModels } from './lib/models.mjs';
+import { parseBenchOptions } from './lib/options.mjs';
+import { serveAndLoad, stopServerIn } from './lib/serve.mjs';
+import { latencyChartSvg } from './lib/svg.mjs';
+import { renderTable, resultRows } from './lib/table.mjs';
+import { labelsFile } from '../scripts/demo/weights.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BODY = join(ROOT, '../shared/images/kitten.jpg');
+const HANDLER = join(ROOT, 'examples/resnet50/img_classifier_service.ts');
+const ECHO_HANDLER = join(ROOT, 'bench/echo/echo_handler.ts');
+const PREPROCESS = pathToFileURL(join(ROOT, 'bench/lib/preprocess.mjs')).href;
+
+const log = (/** @type {string} */ line) => process.stderr.write(`${line}\n`);
+
+/** @type {ReturnType<typeof parseBenchOptions>} */
+let opts;
+try {
+  opts = parseBenchOptions(process.argv.slice(2));
+} catch (err) {
+  console.error(`bench: ${/** @type {Error} */ (err).message}`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(opts.help);
+  process.exit(0);
+}
+if (spawnSync('ab', ['-V']).status !== 0) {
+  console.error('bench: ab (Apache Bench) is needed: apt-get install apache2-utils');
+  process.exit(2);
+}
+
+/** Scratch directories of servers that may be running, so an interrupt can stop them. */
+const scratch = new Set();
+const newScratch = (/** @type {string} */ name) => {
+  const dir = mkdtempSync(join(tmpdir(), `nodeserve-bench-${name}-`));
+  scratch.add(dir);
+  return dir;
+};
+const dropScratch = (/** @type {string} */ dir) => {
+  scratch.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+};
+let interrupted = false;
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.on(signal, async () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${signal}: stopping the servers this run started`);
+    for (const dir of scratch) await stopServerIn(ROOT, dir, log);
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+const hardware = describeHardware();
+const outDir = resolve(opts.out ?? join(ROOT, 'bench/results'));
+mkdirSync(outDir, { recursive: true });
+log(`nodeserve bench on ${hardwareLine(hardware)}`);
+log(`load: ab -k, concurrency ${opts.concurrency}, POST ../shared/images/kitten.jpg${opts.quick ? ' (--quick)' : ''}`);
+
+const results = { generatedAt: new Date().toISOString(), hardware, hardwareLine: hardwareLine(hardware), quick: opts.quick, models: /** @type {any[]} */ ([]), echo: /** @type {any} */ (undefined), archive: /** @type {any} */ (undefined) };
+
+for (const model of resolveModels(ROOT, opts.models, log)) {
+  log(`\n== ${model.label}: ${model.path} (${(model.bytes / 2 ** 20).toFixed(0)} MiB)`);
+  const point = (/** @type {string} */ what) => (/** @type {any} */ p) =>
+    log(`    ${what} batch ${p.batch}, ${p.workers} worker(s) × ${p.threads} thread(s): ${p.imagesPerSec.toFixed(1)} img/s`);
+  log('  1. ONNX Runtime alone, in process');
+  const ort = await sweepCeiling({ modelPath: model.path, batches: opts.batches, durationMs: opts.sweepMs, cores: hardware.cores, onPoint: point('ort') });
+  log('  1. in process with JPEG decode + preprocess (the handler SDK\'s image path)');
+  const pipeline = await sweepCeiling({
+    modelPath: model.path,
+    batches: [...new Set([1, ort.best.batch])],
+    durationMs: opts.sweepMs,
+    cores: hardware.cores,
+    mode: 'pipeline',
+    jpegPath: BODY,
+    preprocessModule: PREPROCESS,
+    onPoint: point('pipeline'),
+  });
+  const best = pipeline.best;
+  log(`  2. model-server with the example handler: ${best.workers} worker(s) × ${best.threads} intra-op thread(s), batch_size ${best.batch}`);
+  const workdir = newScratch(model.id);
+  const served = await serveAndLoad({
+    root: ROOT,
+    workdir,
+    name: 'resnet50',
+    handler: HANDLER,
+    modelFile: model.path,
+    extraFiles: [labelsFile(ROOT)],
+    workers: best.workers,
+    threads: best.threads,
+    batchSize: best.batch,
+    maxBatchDelayMs: 5,
+    body: BODY,
+    requests: opts.requestsFor(model.speed),
+    warmupRequests: Math.max(opts.concurrency, Math.round(opts.requestsFor(model.speed) / 10)),
+    concurrency: opts.concurrency,
+    log,
+  });
+  dropScratch(workdir);
+  const entry = {
+    id: model.id,
+    label: model.label,
+    file: model.path.startsWith(ROOT) ? model.path.slice(ROOT.length + 1) : `../${model.path.split('/').slice(-3).join('/')}`,
+    bytes: model.bytes,
+    weights: model.weights,
+    ceiling: { ort, pipeline },
+    coldStartMs: served.coldStartMs,
+    server: served.server,
+    ratio: served.server.requestsPerSec / best.imagesPerSec,
+  };
+  results.models.push(entry);
+  writeFileSync(join(outDir, `${model.id}.json`), `${JSON.stringify({ hardware, ...entry }, null, 2)}\n`);
+  log(`    → ${served.server.requestsPerSec.toFixed(1)} req/s, ${served.server.unsuccessful} failed, p99 ${served.server.latencyMs.p99} ms; ${(entry.ratio * 100).toFixed(0)} % of the in-process ceiling`);
+}
+
+if (!opts.skip.includes('echo')) {
+  const requests = opts.requestsFor('fast');
+  log(`\n== 4. request path: echo handler through model-server vs bare node:http (${requests} requests)`);
+  const workdir = newScratch('echo');
+  const echo = await serveAndLoad({
+    root: ROOT,
+    workdir,
+    name: 'echo',
+    handler: ECHO_HANDLER,
+    workers: 1,
+    threads: 1,
+    batchSize: 8,
+    maxBatchDelayMs: 0,
+    body: BODY,
+    requests,
+    warmupRequests: Math.max(opts.concurrency, Math.round(requests / 10)),
+    concurrency: opts.concurrency,
+    log,
+  });
+  dropScratch(workdir);
+  const bareServer = await startBareEcho();
+  let bare;
+  try {
+    const url = `http://127.0.0.1:${bareServer.port}/predictions/echo`;
+    await runAb({ url, bodyFile: BODY, requests: Math.max(opts.concurrency, Math.round(requests / 10)), concurrency: opts.concurrency });
+    bare = await runAb({ url, bodyFile: BODY, requests, concurrency: opts.concurrency });
+  } finally {
+    await bareServer.stop();
+  }
+  results.echo = { server: echo.server, bare, ratio: echo.server.requestsPerSec / bare.requestsPerSec };
+  log(`    → model-server ${echo.server.requestsPerSec.toFixed(0)} req/s, bare node:http ${bare.requestsPerSec.toFixed(0)} req/s`);
+}
+
+if (!opts.skip.includes('archive')) {
+  log('\n== 6. model-archiver on the synthetic ResNet-50 vs a plain copy (best of 3)');
+  const [synthetic] = resolveModels(ROOT, ['synthetic'], log);
+  if (synthetic) results.archive = await measureArchiveCost({ root: ROOT, modelPath: synthetic.path, handler: HANDLER, runs: 3 });
+}
+
+if (results.echo || results.archive) {
+  writeFileSync(join(outDir, 'request-path.json'), `${JSON.stringify({ hardware, echo: results.echo, archive: results.archive }, null, 2)}\n`);
+}
+const table = renderTable(resultRows(results));
+const series = [
+  ...results.models.map((m) => ({ label: `${m.label}: ${m.server.requestsPerSec.toFixed(0)} req/s`, points: m.server.percentilesMs })),
+  ...(results.echo
+    ? [
+        { label: `echo via model-server: ${results.echo.server.requestsPerSec.toFixed(0)} req/s`, points: results.echo.server.percentilesMs },
+        { label: `bare node:http echo: ${results.echo.bare.requestsPerSec.toFixed(0)} req/s`, points: results.echo.bare.percentilesMs },
+      ]
+    : []),
+];
+writeFileSync(
+  join(outDir, 'latency.svg'),
+  latencyChartSvg({ title: `Latency percentiles under ab -k -c ${opts.concurrency}`, subtitle: results.hardwareLine, series }),
+);
+const markdown = [
+  '# Benchmark results',
+  '',
+  `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
+  `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up of a tenth as many requests.`,
+  '',
+  table,
+  '',
+  '![latency percentiles](latency.svg)',
+  '',
+].join('\n');
+writeFileSync(join(outDir, 'results.md'), markdown);
+console.log(table);
+log(`\nwrote ${join(outDir, 'results.md')}, latency.svg and the JSON files`);
