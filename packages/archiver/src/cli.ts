@@ -1,1 +1,23 @@
 #!/usr/bin/env node
+import { Command } from 'commander';
+import { registerCreate } from './commands/create.js';
+import { registerInspect } from './commands/inspect.js';
+import { ArchiveBuildError, ArchiveError } from './errors.js';
+import { ARCHIVER_VERSION } from './version.js';
+
+const program = new Command('model-archiver')
+  .description('Pack an ONNX model and a TypeScript handler into a .mar archive, or inspect one.')
+  .version(ARCHIVER_VERSION, '-V, --archiver-version', 'print the archiver version')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(`model-archiver: ${text}`) });
+registerCreate(program);
+registerInspect(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const known = err instanceof ArchiveError || err instanceof ArchiveBuildError;
+  const message = known ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`model-archiver: error: ${message}\n`);
+  process.exitCode = 1;
+}

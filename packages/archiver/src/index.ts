@@ -4,3 +4,8 @@ export * from './errors.js';
 export { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './reader/limits.js';
 export type { ArchiveEntry } from './reader/entries.js';
 export { inspectArchive, extractArchive, detectFormat, type ArchiveFormat } from './reader/archive.js';
+export { createArchive, ARCHIVE_FORMATS, type CreateArchiveOptions, type ArchiveOutputFormat } from './writer/create-archive.js';
+export type { ArchiveProgress } from './writer/progress.js';
+export { RUNTIME_PACKAGES, BUNDLE_PATH, BUNDLE_MAP_PATH } from './writer/compile-handler.js';
+export { formatCreatedOn } from './manifest/created-on.js';
+export { ARCHIVER_VERSION } from './version.js';

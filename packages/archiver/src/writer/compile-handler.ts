@@ -1,0 +1,118 @@
+import { builtinModules } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { build, type Message } from 'esbuild';
+import ts from 'typescript';
+import { ArchiveBuildError } from '../errors.js';
+
+/**
+ * Packages the server's worker provides at run time. They stay external: native addons
+ * (onnxruntime, sharp) cannot be bundled, and the SDK must be the server's own copy so that
+ * `instanceof HandlerError` holds. Every other package the handler imports is bundled, so an
+ * archive runs without an `npm install` next to it.
+ */
+export const RUNTIME_PACKAGES = ['onnxruntime-node', 'onnxruntime-common', '@nodeserve/handler-sdk', 'sharp', 'jimp'] as const;
+
+export const BUNDLE_PATH = 'handler/index.mjs';
+export const BUNDLE_MAP_PATH = `${BUNDLE_PATH}.map`;
+
+/** CommonJS dependencies bundled into ESM still call `require` for Node builtins. */
+const REQUIRE_SHIM = "import { createRequire as __nodeserveCreateRequire } from 'node:module';\nconst require = __nodeserveCreateRequire(import.meta.url);";
+
+export interface CompiledHandler {
+  code: Buffer;
+  map: Buffer;
+  exports: string[];
+}
+
+function ancestors(dir: string): string[] {
+  const up = dirname(dir);
+  return up === dir ? [dir] : [dir, ...ancestors(up)];
+}
+
+/** `node_modules/@types` folders above the handler, then above the working directory, as tsc would look. */
+function typeRootsFor(file: string): string[] {
+  const dirs = new Set([...ancestors(dirname(file)), ...ancestors(process.cwd())]);
+  return [...dirs].map((d) => join(d, 'node_modules', '@types')).filter((d) => existsSync(d));
+}
+
+/** Strict type check of a TypeScript handler and everything it imports locally; `file:line:col message` per problem. */
+export function typeCheckHandler(file: string): void {
+  if (!/\.m?ts$/.test(file)) return;
+  const typeRoots = typeRootsFor(file);
+  // Only Node's own types: other @types packages in a monorepo (jest, say) would leak globals into the check.
+  const types = typeRoots.some((root) => existsSync(join(root, 'node'))) ? ['node'] : [];
+  const program = ts.createProgram([file], {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2023.d.ts'],
+    allowImportingTsExtensions: true,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+    isolatedModules: true,
+    skipLibCheck: true,
+    typeRoots,
+    types,
+  });
+  const problems = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.category === ts.DiagnosticCategory.Error)
+    .filter((d) => !d.file || (!d.file.isDeclarationFile && !d.file.fileName.includes('/node_modules/')))
+    .map((d) => {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+      if (!d.file || d.start === undefined) return text;
+      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+      return `${relative(process.cwd(), d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+    });
+  if (problems.length > 0) {
+    throw new ArchiveBuildError('HandlerTypeError', `handler does not type-check:\n${problems.slice(0, 20).join('\n')}`);
+  }
+}
+
+function formatMessage(m: Message): string {
+  const where = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1} ` : '';
+  return `${where}${m.text}`;
+}
+
+/**
+ * Bundles the handler and its local imports into one ESM file with a source map whose sources are
+ * relative to `archiveRoot/handler/`, i.e. to where the sources sit in the archive.
+ */
+export async function bundleHandler(file: string, archiveRoot: string, exportName: string): Promise<CompiledHandler> {
+  let result;
+  try {
+    result = await build({
+      entryPoints: [file],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'external',
+      sourcesContent: true,
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      outfile: `${archiveRoot}/${BUNDLE_PATH}`,
+      absWorkingDir: dirname(file),
+      banner: { js: REQUIRE_SHIM },
+      external: [...RUNTIME_PACKAGES.flatMap((p) => [p, `${p}/*`]), ...builtinModules, 'node:*'],
+    });
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors;
+    if (!errors) throw err;
+    throw new ArchiveBuildError('HandlerBuild', `handler does not build:\n${errors.slice(0, 20).map(formatMessage).join('\n')}`);
+  }
+  const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'));
+  const map = result.outputFiles.find((f) => f.path.endsWith('.mjs.map'));
+  const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('.mjs'));
+  if (!code || !map || !output) throw new ArchiveBuildError('HandlerBuild', `bundling ${file} produced no output`);
+  const exports = output[1].exports;
+  if (!exports.includes(exportName)) {
+    const found = exports.length > 0 ? exports.join(', ') : 'nothing';
+    throw new ArchiveBuildError('HandlerExportMissing', `${relative(process.cwd(), file)} has no export "${exportName}" (it exports ${found})`);
+  }
+  return { code: Buffer.from(code.contents), map: Buffer.from(map.contents), exports };
+}
