@@ -1,1 +1,10 @@
-export {};
+export * from './errors.js';
+export * from './events.js';
+export * from './config/index.js';
+export * from './http/index.js';
+export * from './lifecycle/index.js';
+export * from './logging/index.js';
+export { createEngineRegistry } from './registry.js';
+export { startServer, type BoundAddresses, type RegistryDeps, type RunningServer, type StartServerOptions } from './server.js';
+export { SERVER_VERSION } from './version.js';
+export type * from './models/types.js';

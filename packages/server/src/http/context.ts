@@ -9,6 +9,10 @@ export interface ServerContext {
   registry: ModelRegistry;
   events: ServerEvents;
   logger: ServerLogger;
-  /** Set once the server starts draining: every app answers new requests 503 `ServerDraining`. */
-  lifecycle: { draining: boolean };
+  lifecycle: {
+    /** Set once every initial model is ready; `/ping` is unhealthy before. */
+    ready: boolean;
+    /** Set once the server starts draining: every app answers new requests 503 `ServerDraining`. */
+    draining: boolean;
+  };
 }

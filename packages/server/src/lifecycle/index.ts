@@ -1,0 +1,17 @@
+export { startDetached, START_WAIT_MS } from './daemon.js';
+export { describeReady, runForeground, type ForegroundOptions, type StartupReport } from './foreground.js';
+export { resolveInitialModels, type InitialModel, MAX_INITIAL_MODELS } from './initial-models.js';
+export { runPaths, type RunPaths } from './paths.js';
+export { isAlive, isServerProcess } from './process-check.js';
+export { printStatus } from './status.js';
+export {
+  ModelStateSchema,
+  RunStateSchema,
+  readPid,
+  readRunState,
+  removeRunFiles,
+  writeRunFiles,
+  type ModelState,
+  type RunState,
+} from './state-file.js';
+export { stopServer } from './stop.js';
