@@ -13,9 +13,9 @@ export interface Artifact {
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../model/', import.meta.url));
 
 /**
- * The zoo stores the model with Git LFS, so the raw URL of the repo serves only the pointer; the
- * media host serves the bytes. Size and sha256 are those of the file the zoo has published since
- * it moved to validated/ (the same bytes as the earlier vision/classification/ path).
+ * The zoo stores the model with Git LFS, so the repo's raw URL serves only the pointer; the media
+ * host serves the bytes. The size is what that URL answers with; the sha256 is the one that
+ * independent projects pin for this file (see scripts/README.md for where both come from).
  */
 export const RESNET50_V1_7: Artifact = {
   file: 'resnet50-v1-7.onnx',
