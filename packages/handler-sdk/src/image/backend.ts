@@ -26,7 +26,7 @@ function load(name: ImageBackendName): Promise<ImageBackend> {
   let backend = loaded.get(name);
   if (backend === undefined) {
     backend = name === 'sharp'
-      ? import('sharp').then((m) => sharpBackend(m.default))
+      ? import('sharp').then((m) => sharpBackend(m.default, () => load('jimp')))
       : import('jimp').then((m) => jimpBackend(m.Jimp));
     loaded.set(name, backend);
   }

@@ -11,11 +11,15 @@ function decodeError(error: unknown): Error {
   return new ImageDecodeError(`the image could not be decoded (corrupt or truncated): ${message}`, { cause: error });
 }
 
-/** libvips through sharp: decodes, rotates per EXIF, resizes and crops in native code, returning packed RGB. */
-export function sharpBackend(sharp: Sharp): ImageBackend {
+/**
+ * libvips through sharp: decodes, rotates per EXIF, resizes and crops in native code, returning
+ * packed RGB. The libvips that sharp bundles has no BMP loader, so BMP goes to `bmpBackend`.
+ */
+export function sharpBackend(sharp: Sharp, bmpBackend: () => Promise<ImageBackend>): ImageBackend {
   return {
     name: 'sharp',
-    async decode(bytes, transform, maxPixels) {
+    async decode(bytes, transform, maxPixels, format) {
+      if (format === 'bmp') return (await bmpBackend()).decode(bytes, transform, maxPixels, format);
       // Bilinear, as the zoo's reference preprocessing: sharp's default Lanczos sharpens enough to
       // change close top-1 calls (dog.jpg: kuvasz vs golden retriever).
       const options = { limitInputPixels: maxPixels, failOn: 'error', autoOrient: true } as const;

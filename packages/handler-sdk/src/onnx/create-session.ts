@@ -30,8 +30,10 @@ async function createOn(modelPath: string, provider: ExecutionProvider, gpuId: n
 
 function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  // ORT prefixes its messages with a source location; the last line says what went wrong.
-  return message.split('\n').map((l) => l.trim()).filter(Boolean).pop()?.replace(/^.*\]\s*/, '').slice(0, 300) ?? 'unknown error';
+  const last = message.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? 'unknown error';
+  // ORT's native errors start with a source location and a failed condition; the sentence after it says what went wrong.
+  const located = /^(?:Error:\s*)?\/\S+:\d+ .*? was false\.\s*(.+)$/.exec(last);
+  return (located?.[1] ?? last.replace(/^Error:\s*/, '')).slice(0, 300);
 }
 
 /** A GPU is wanted when the config says so, or when the server assigned one and the config does not pin the CPU. */

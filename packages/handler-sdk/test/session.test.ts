@@ -1,0 +1,76 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createSession, GpuUnavailableError, ModelError, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
+import { MOBILENET, modelFixture, type RecordingContext } from './fixture.js';
+import { join } from 'node:path';
+
+// This machine has no GPU, no CUDA provider files and no Vulkan driver: every GPU provider fails.
+describe('createSession', () => {
+  let fixture: RecordingContext | undefined;
+  afterEach(() => fixture?.cleanup());
+
+  it('runs on CPU when no GPU is assigned, and logs the provider', async () => {
+    fixture = modelFixture();
+    const { session, provider } = await createSession(resolveModelFile(fixture.context), fixture.context);
+    expect(provider).toBe('cpu');
+    expect(session.inputNames).toEqual(['input']);
+    expect(fixture.logs).toContainEqual(expect.objectContaining({ level: 'info', msg: 'ONNX Runtime session runs on cpu' }));
+  });
+
+  it('refuses a GPU request it cannot honour with GpuUnavailable, naming the providers tried and how to install CUDA', async () => {
+    fixture = modelFixture({ gpuId: 0, config: { deviceType: 'gpu' } });
+    const error = await createSession(resolveModelFile(fixture.context), fixture.context).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuUnavailableError);
+    const gpu = error as GpuUnavailableError;
+    expect(gpu.code).toBe('GpuUnavailable');
+    expect(gpu.status).toBe(500);
+    expect(gpu.tried.map((t) => t.provider)).toEqual(['cuda', 'webgpu']);
+    expect(gpu.message).toMatch(/GPU 0 was requested/);
+    expect(gpu.message).toMatch(/Tried: cuda \(.+\); webgpu \(.+\)/);
+    expect(gpu.message).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts');
+    expect(gpu.message).toMatch(/Vulkan/);
+    expect(gpu.message).toMatch(/allowCpuFallback/);
+  });
+
+  it('tries only the configured GPU providers, in order', async () => {
+    fixture = modelFixture({ gpuId: 1, config: { gpuExecutionProviders: ['webgpu'] } });
+    const error = (await createSession(resolveModelFile(fixture.context), fixture.context).catch((e: unknown) => e)) as GpuUnavailableError;
+    expect(error.tried.map((t) => t.provider)).toEqual(['webgpu']);
+    expect(error.message).toMatch(/GPU 1 was requested/);
+  });
+
+  it('falls back to CPU when the config allows it, and says so in the log', async () => {
+    fixture = modelFixture({ gpuId: 0, config: { deviceType: 'gpu', allowCpuFallback: true } });
+    const { provider } = await createSession(resolveModelFile(fixture.context), fixture.context);
+    expect(provider).toBe('cpu');
+    const warning = fixture.logs.find((l) => l.level === 'warn' && l.msg.startsWith('falling back to CPU'));
+    expect(warning?.msg).toMatch(/cuda .*webgpu/);
+    expect(fixture.logs.at(-1)).toMatchObject({ level: 'info', msg: 'ONNX Runtime session runs on cpu' });
+  });
+
+  it('stays on CPU when the config pins deviceType cpu, even with a GPU assigned', async () => {
+    fixture = modelFixture({ gpuId: 0, config: { deviceType: 'cpu' } });
+    expect((await createSession(resolveModelFile(fixture.context), fixture.context)).provider).toBe('cpu');
+    expect(fixture.logs.some((l) => l.level === 'warn')).toBe(false);
+  });
+
+  it('caches the optimised graph next to the model and loads it on the next start', async () => {
+    fixture = modelFixture({ config: { cacheOptimizedModel: true, graphOptimizationLevel: 'extended', intraOpNumThreads: 1 } });
+    const model = resolveModelFile(fixture.context);
+    const cache = optimizedModelPath(model, 'cpu', 'extended');
+    await createSession(model, fixture.context);
+    expect(existsSync(cache)).toBe(true);
+    expect(readdirSync(fixture.modelDir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const again = await createSession(model, fixture.context);
+    expect(again.session.outputNames).toEqual(['output']);
+    expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'loading the cached optimised model graph' }));
+  });
+
+  it('finds the only .onnx file when the manifest names none, and refuses a missing model with ModelError', async () => {
+    fixture = modelFixture({ serializedFile: null });
+    expect(resolveModelFile(fixture.context)).toBe(join(fixture.modelDir, MOBILENET));
+    fixture.cleanup();
+    fixture = modelFixture({ serializedFile: 'absent.onnx' });
+    await expect(createSession(resolveModelFile(fixture.context), fixture.context)).rejects.toBeInstanceOf(ModelError);
+  });
+});
