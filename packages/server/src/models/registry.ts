@@ -136,7 +136,6 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     const model = models.get(name);
     if (model === undefined) models.set(name, { defaultVersion: version, versions: new Map([[version, entry]]) });
     else model.versions.set(version, entry);
-    options.logger.info(`registered model ${name} version ${version}`, { model: name, version, workers: config.minWorkers, batchSize: config.batchSize });
     options.events.emit('model.registered', { model: name, version });
     return modelVersion;
   }
@@ -147,7 +146,6 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     async unregister(name, version) {
       const entry = find(name, version);
       await remove(name, entry);
-      options.logger.info(`unregistered model ${name} version ${entry.version.version}`, { model: name, version: entry.version.version });
       options.events.emit('model.unregistered', { model: name, version: entry.version.version });
     },
 

@@ -292,13 +292,9 @@ export class WorkerProcess {
     this.finishBatch();
   }
 
-  /** Logs the handler's full stack and builds the error its clients get (message, code and status only). */
+  /** Reports the handler's full stack (for the log) and builds the error its clients get: message, code and status only. */
   private handlerFailed(error: WireError, requestIds: string[]): HandlerFailed {
     const failed = new HandlerFailed(error);
-    const fields = { ...this.model, workerId: this.id, requestIds, code: failed.code, status: failed.status };
-    const text = `handler failed: ${error.stack ?? `${error.type}: ${error.message}`}`;
-    if (failed.status >= 500) this.options.logger.error(text, fields);
-    else this.options.logger.warn(text, fields);
     const event = { ...this.model, workerId: this.id, requestIds, code: failed.code, status: failed.status, message: failed.message };
     this.options.events.emit('handler.failed', error.stack === undefined ? event : { ...event, stack: error.stack });
     return failed;
@@ -340,8 +336,6 @@ export class WorkerProcess {
       this.settleReady.reject(new ModelLoadFailed(this.options.init.modelName, `a worker ${reason}`));
     }
     this.channel.destroy();
-    const level = expected ? 'info' : 'error';
-    this.options.logger[level](`worker ${this.id} ${expected ? 'stopped' : `died: ${reason}`}`, { ...this.model, workerId: this.id, pid: this.pid });
     this.options.events.emit('worker.exited', { ...this.model, workerId: this.id, pid: this.pid ?? -1, expected, reason });
     this.options.onExit(this, { expected, reason, servedMs });
     this.markExited();
