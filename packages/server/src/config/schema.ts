@@ -106,6 +106,8 @@ export const ServerConfigSchema = z.strictObject({
   enable_model_api: boolean.default(false),
   enable_token_authorization: boolean.optional(),
   disable_token_authorization: boolean.optional(),
+  /** Where the API keys are written (owner-only) when token authorization is on; relative to the working directory. */
+  key_file: z.string().trim().min(1).default('key_file.json'),
 });
 
 /** The raw values a config file or the command line may give, before validation. */

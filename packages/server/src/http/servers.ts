@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
 import type { ServerContext } from './context.js';
+import { installTokenAuth } from '../auth/index.js';
+import { metricsApi } from '../metrics/index.js';
+import { openApiRoute } from '../openapi/index.js';
 import { inferenceApi } from './inference/index.js';
+import { managementApi } from './management/index.js';
+import { v2Routes } from './v2/index.js';
 
 export interface HttpApps {
   inference: FastifyInstance;
@@ -20,7 +25,12 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
   const management = createApp(base);
   const metrics = createApp(base);
 
+  await installTokenAuth({ inference, management }, ctx);
   await inference.register(async (scope) => inferenceApi(scope, ctx));
+  await inference.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
+  await inference.register(async (scope) => openApiRoute(scope));
+  await management.register(async (scope) => managementApi(scope, ctx));
+  await metrics.register(async (scope) => { await metricsApi(scope, ctx); });
 
   return { inference, management, metrics };
 }

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { BadRequest } from '../../errors.js';
+
+/** Query values arrive as strings (the last one wins when a name repeats). */
+const last = (v: unknown) => (Array.isArray(v) ? v[v.length - 1] : v);
+const int = (min: number, max: number) =>
+  z.preprocess(
+    (v) => {
+      const s = last(v);
+      return typeof s === 'string' && /^\s*-?\d+\s*$/.test(s) ? Number(s) : s;
+    },
+    z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+const decimal = (max: number) =>
+  z.preprocess(
+    (v) => {
+      const s = last(v);
+      return typeof s === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(s) ? Number(s) : s;
+    },
+    z.number({ error: 'must be a number' }).positive('must be more than 0').max(max, `must be at most ${max}`),
+  );
+const bool = z.preprocess((v) => {
+  const s = last(v);
+  return typeof s === 'string' && /^(true|false)$/i.test(s) ? s.toLowerCase() === 'true' : s;
+}, z.boolean({ error: 'must be true or false' }));
+const text = (max: number) => z.preprocess(last, z.string({ error: 'must be text' }).min(1).max(max));
+
+/** Limits match the model config schema, so a register call can ask for nothing an archive could not. */
+export const RegisterQuerySchema = z.object({
+  url: text(2048),
+  model_name: text(128).optional(),
+  initial_workers: int(0, 64).optional(),
+  batch_size: int(1, 1024).optional(),
+  max_batch_delay: int(0, 60_000).optional(),
+  response_timeout: decimal(86_400).optional(),
+  synchronous: bool.default(false),
+});
+export type RegisterQuery = z.infer<typeof RegisterQuerySchema>;
+
+export const ScaleQuerySchema = z
+  .object({
+    min_worker: int(0, 64).default(1),
+    max_worker: int(1, 64).optional(),
+    synchronous: bool.default(false),
+  })
+  .transform((q) => ({ ...q, max_worker: q.max_worker ?? Math.max(1, q.min_worker) }))
+  .refine((q) => q.max_worker >= q.min_worker, { message: 'max_worker must be at least min_worker', path: ['max_worker'] });
+export type ScaleQuery = z.infer<typeof ScaleQuerySchema>;
+
+export const MAX_PAGE_SIZE = 1000;
+
+export const ListQuerySchema = z.object({
+  limit: int(1, MAX_PAGE_SIZE).default(100),
+  next_page_token: text(1024).optional(),
+});
+
+/** Parses query parameters, turning the first problem into a 400 that names the parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  const parsed = schema.safeParse(query ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const name = issue?.path.join('.') ?? '';
+  const message = issue?.code === 'invalid_type' && issue.input === undefined ? 'is required' : (issue?.message ?? 'is invalid');
+  throw new BadRequest(name === '' ? `Invalid query: ${message}` : `Parameter ${name} ${message}`);
+}

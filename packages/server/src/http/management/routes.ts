@@ -1,0 +1,123 @@
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequest, ModelNotFound, ServeError } from '../../errors.js';
+import type { ModelVersionHandle, RegisterOptions } from '../../models/types.js';
+import type { ServerContext } from '../context.js';
+import { resolveArchiveSource } from './archive-source.js';
+import { describeVersion } from './describe.js';
+import { ListQuerySchema, parseQuery, RegisterQuerySchema, ScaleQuerySchema } from './query.js';
+
+export class ModelApiDisabled extends ServeError {
+  constructor() {
+    super(
+      'MethodNotAllowed',
+      405,
+      'Registering and unregistering models is disabled; start the server with enable_model_api=true to allow it',
+    );
+  }
+}
+
+interface NameParams {
+  name: string;
+  version?: string;
+}
+
+/**
+ * The management API: list, describe, register, scale, set-default and unregister models. Register
+ * and unregister answer 405 unless `enable_model_api=true` (TorchServe 0.11.1's default), since
+ * registering a model runs its code.
+ */
+export async function managementRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const { registry, config } = ctx;
+  const requireModelApi = async () => {
+    if (!config.enable_model_api) throw new ModelApiDisabled();
+  };
+
+  app.get('/models', async (request) => {
+    const query = parseQuery(ListQuerySchema, request.query);
+    const names = registry.list().map((m) => ({ m, name: m.name })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // The token is the last name of the previous page, so pages stay right while models come and go.
+    const after = query.next_page_token === undefined ? undefined : decodeToken(query.next_page_token);
+    const rest = after === undefined ? names : names.filter((n) => n.name > after);
+    const page = rest.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      ...(rest.length > query.limit && last !== undefined ? { nextPageToken: Buffer.from(last.name).toString('base64url') } : {}),
+      models: page.map(({ m }) => {
+        const handle = m.versions.find((v) => v.version === m.defaultVersion) ?? m.versions[0];
+        return { modelName: m.name, modelUrl: handle === undefined ? null : archiveName(handle), defaultVersion: m.defaultVersion, versions: m.versions.map((v) => v.version) };
+      }),
+    };
+  });
+
+  const describe = async (request: FastifyRequest<{ Params: NameParams }>) => {
+    const { name, version } = request.params;
+    const model = registry.list().find((m) => m.name === name);
+    if (model === undefined) throw new ModelNotFound(name);
+    const handles = version === 'all' ? model.versions : [registry.resolve(name, version)];
+    return handles.map((h) => describeVersion(h, h.version === model.defaultVersion, config.job_queue_size));
+  };
+  app.get('/models/:name', describe);
+  app.get('/models/:name/:version', describe);
+
+  app.post('/models', { onRequest: requireModelApi }, async (request, reply) => {
+    const query = parseQuery(RegisterQuerySchema, request.query);
+    const source = await resolveArchiveSource(query.url, { modelStore: config.model_store, allowedUrls: config.allowed_urls });
+    const options: RegisterOptions = { archive: source.path, synchronous: query.synchronous };
+    if (query.model_name !== undefined) options.modelName = query.model_name;
+    if (query.initial_workers !== undefined) options.initialWorkers = query.initial_workers;
+    if (query.batch_size !== undefined) options.batchSize = query.batch_size;
+    if (query.max_batch_delay !== undefined) options.maxBatchDelay = query.max_batch_delay;
+    if (query.response_timeout !== undefined) options.responseTimeout = query.response_timeout;
+    let handle: ModelVersionHandle;
+    try {
+      handle = await registry.register(options);
+    } catch (err) {
+      if (source.downloaded) await rm(source.path, { force: true });
+      throw err;
+    }
+    const workers = handle.config.minWorkers;
+    const status = `Model "${handle.name}" Version: ${handle.version} registered with ${workers} initial workers`;
+    if (query.synchronous || workers === 0) return reply.code(200).send({ status });
+    return reply.code(202).send({ status: `${status}; processing worker updates...` });
+  });
+
+  const scale = async (request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply) => {
+    const query = parseQuery(ScaleQuerySchema, request.query);
+    const handle = registry.resolve(request.params.name, request.params.version);
+    const done = handle.scale(query.min_worker, query.max_worker, query.synchronous);
+    if (query.synchronous) {
+      await done;
+      return reply.code(200).send({ status: `Workers scaled to ${query.min_worker} for model: ${handle.name}, version: ${handle.version}` });
+    }
+    done.catch((error: unknown) => ctx.logger.error('scaling workers failed', { model: handle.name, version: handle.version, error }));
+    return reply.code(202).send({ status: 'Processing worker updates...' });
+  };
+  app.put('/models/:name', scale);
+  app.put('/models/:name/:version', scale);
+
+  const unregister = async (request: FastifyRequest<{ Params: NameParams }>) => {
+    const { name, version } = request.params;
+    const handle = registry.resolve(name, version);
+    await registry.unregister(handle.name, handle.version);
+    return { status: `Model "${handle.name}" version ${handle.version} unregistered` };
+  };
+  app.delete('/models/:name', { onRequest: requireModelApi }, unregister);
+  app.delete('/models/:name/:version', { onRequest: requireModelApi }, unregister);
+
+  app.put<{ Params: { name: string; version: string } }>('/models/:name/:version/set-default', async (request) => {
+    const { name, version } = request.params;
+    registry.setDefault(name, version);
+    return { status: `Default version of model "${name}" set to ${version}` };
+  });
+}
+
+function archiveName(handle: ModelVersionHandle): string {
+  return basename(handle.archivePath);
+}
+
+function decodeToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new BadRequest('Parameter next_page_token is not a token this server returned');
+  return Buffer.from(token, 'base64url').toString('utf8');
+}

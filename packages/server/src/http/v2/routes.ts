@@ -1,0 +1,173 @@
+import { performance } from 'node:perf_hooks';
+import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequest, ModelNotReady } from '../../errors.js';
+import type { InferenceOutcome, ModelVersionHandle } from '../../models/types.js';
+import { SERVER_NAME, SERVER_VERSION } from '../../openapi/server-info.js';
+import type { ServerContext } from '../context.js';
+import { toHttpError } from '../errors.js';
+import { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER } from './codec.js';
+import type { V2Parameters } from './schemas.js';
+
+interface ModelParams {
+  model: string;
+  version?: string;
+}
+
+/** The output a JSON or bytes answer becomes on the v2 API (a handler that returns tensors names its own). */
+export const DEFAULT_OUTPUT_NAME = 'output';
+
+/**
+ * The Open Inference Protocol (KServe v2) over REST, registered under `/v2`. Readiness is real: a
+ * model is ready only while it has its live workers. Every error is the protocol's `{"error"}`.
+ */
+export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const { registry } = ctx;
+  const timings = new WeakMap<FastifyRequest, { queueMs: number; inferenceMs: number }>();
+
+  // The infer body is JSON, or JSON followed by binary tensors: read it whole and decode it here.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.max_request_size }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const http = toHttpError(error);
+    // Only the unexpected is logged here; the access log already has every status.
+    if (http.body.type === 'InternalServerError') {
+      ctx.logger.error('unexpected error answering a v2 request', { requestId: request.id, url: request.url, error });
+    }
+    if (http.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(http.retryAfter))));
+    return reply.code(http.status).type('application/json').send({ error: http.body.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).type('application/json').send({ error: `Requested resource is not found: ${request.method} ${request.url.split('?', 1)[0]}` }),
+  );
+
+  app.get('/', async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] }));
+  app.get('/health/live', async () => ({ live: true }));
+  app.get('/health/ready', async (_request, reply) => {
+    const ready = !ctx.lifecycle.draining && registry.isHealthy();
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+
+  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
+    const handle = registry.resolve(request.params.model, request.params.version);
+    const described = handle.metadata;
+    if (described === undefined) throw new ModelNotReady(handle.name, 'its metadata is known once a worker has loaded it');
+    const versions = registry.list().find((m) => m.name === handle.name)?.versions.map((v) => v.version) ?? [handle.version];
+    return {
+      name: handle.name,
+      versions,
+      platform: described.platform ?? 'onnxruntime_onnx',
+      inputs: described.inputs,
+      outputs: described.outputs,
+    };
+  };
+  app.get('/models/:model', metadata);
+  app.get('/models/:model/versions/:version', metadata);
+
+  const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const handle = registry.resolve(request.params.model, request.params.version);
+    const isReady = handle.isReady();
+    return reply.code(isReady ? 200 : 503).send({ name: handle.name, ready: isReady });
+  };
+  app.get('/models/:model/ready', ready);
+  app.get('/models/:model/versions/:version/ready', ready);
+
+  const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const receivedAt = performance.now() - reply.elapsedTime;
+    const handle = registry.resolve(request.params.model, request.params.version);
+    request.modelTarget = { model: handle.name, version: handle.version };
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const headerLength = request.headers[INFERENCE_HEADER];
+    const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+    const outcome = await handle.submit({ input: toRequestInput(request, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
+    timings.set(request, { queueMs: outcome.queueMs, inferenceMs: outcome.inferenceMs });
+    const encoded = encodeInferResponse(
+      {
+        model_name: handle.name,
+        model_version: handle.version,
+        id: decoded.request.id,
+        parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
+      },
+      selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
+      decoded.wantsBinary,
+    );
+    if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
+    return reply.code(200).type(encoded.contentType).send(encoded.body);
+  };
+  app.post('/models/:model/infer', infer);
+  app.post('/models/:model/versions/:version/infer', infer);
+
+  // Reported once the answer is written, for metrics; only for known models, so unknown names add no labels.
+  app.addHook('onResponse', async (request, reply) => {
+    const target = request.modelTarget;
+    if (target?.version === undefined || !request.url.includes('/infer')) return;
+    const t = timings.get(request);
+    ctx.events.emit('request.finished', {
+      model: target.model,
+      version: target.version,
+      status: reply.statusCode,
+      api: 'v2',
+      queueMs: t?.queueMs ?? 0,
+      inferenceMs: t?.inferenceMs ?? 0,
+      totalMs: reply.elapsedTime,
+    });
+  });
+}
+
+/**
+ * The handler sees a v2 request as it sees `/predictions`: when there is exactly one BYTES input, its
+ * first element is `body` (an image sent as BYTES goes through the same preprocessing), and every
+ * input is in `tensors` for handlers that take raw tensors.
+ */
+function toRequestInput(request: FastifyRequest, tensors: NamedTensor[], requestedOutputs: string[] | undefined): RequestInput {
+  const bytesInputs = tensors.filter((t) => t.datatype === 'BYTES');
+  const first = bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined;
+  const body = first === undefined ? Buffer.alloc(0) : Buffer.from(first.buffer, first.byteOffset, first.byteLength);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) query[name] = String(last);
+  }
+  return {
+    requestId: request.id,
+    body,
+    data: body,
+    form: {},
+    headers,
+    query,
+    tensors,
+    ...(requestedOutputs === undefined ? {} : { requestedOutputs }),
+  };
+}
+
+/** A JSON or bytes answer becomes one BYTES output named `output` holding it (JSON as its text). */
+function outcomeTensors(outcome: InferenceOutcome): NamedTensor[] {
+  if (outcome.kind === 'tensors') return outcome.outputs;
+  return [{ name: DEFAULT_OUTPUT_NAME, datatype: 'BYTES', shape: [1], data: [new Uint8Array(outcome.body)] }];
+}
+
+function selectOutputs(outputs: NamedTensor[], requested: string[] | undefined, handle: ModelVersionHandle): NamedTensor[] {
+  if (requested === undefined) return outputs;
+  return requested.map((name) => {
+    const found = outputs.find((o) => o.name === name);
+    if (found === undefined) {
+      throw new BadRequest(`Model "${handle.name}" has no output "${name}"; it returns ${outputs.map((o) => `"${o.name}"`).join(', ')}`);
+    }
+    return found;
+  });
+}
+
+/** The protocol allows only string, number and boolean parameter values. */
+function protocolParameters(parameters: Record<string, unknown> | undefined): V2Parameters | undefined {
+  if (parameters === undefined) return undefined;
+  const out: V2Parameters = {};
+  for (const [k, v] of Object.entries(parameters)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

@@ -1,0 +1,3 @@
+export { openApiDocument } from './document.js';
+export { openApiRoute } from './route.js';
+export { SERVER_NAME, SERVER_VERSION } from './server-info.js';
