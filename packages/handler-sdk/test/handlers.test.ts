@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  BaseHandler, createContext, HandlerError, ImageClassifier, isTensorResponse, ModelError, preprocessImage, imagenetTransform,
+  selectImageBackend, serve, type NamedTensor, type TensorResponse,
+} from '@nodeserve/handler-sdk';
+import { image, labelOf, modelFixture, request, type RecordingContext } from './fixture.js';
+
+type Top = Array<Record<string, number>>;
+
+async function imageTensor(name: string): Promise<NamedTensor> {
+  const backend = await selectImageBackend({ debug() {}, info() {}, warn() {}, error() {} }, 'sharp');
+  const data = await preprocessImage(image(name), backend, imagenetTransform(224));
+  return { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], data };
+}
+
+describe('ImageClassifier', () => {
+  let fixture: RecordingContext;
+  const classifier = new ImageClassifier();
+  const served = serve(classifier);
+
+  beforeAll(async () => {
+    fixture = modelFixture({ extraFiles: ['synset.txt'], config: { handler: { topk: 3, maxImagePixels: 500_000 } } });
+    await served.initialize(fixture.context);
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('labels from synset.txt, with the config default topk', async () => {
+    const [result] = (await served.handle([request(image('Dog1.jpg'))], fixture.context)) as Top[];
+    expect(result!.map(labelOf)).toEqual(['Labrador retriever', 'golden retriever', 'Rhodesian ridgeback']);
+  });
+
+  it('applies the configured pixel limit', async () => {
+    const [result] = await served.handle([request(image('bus.jpg'))], fixture.context);
+    expect(result).toBeInstanceOf(HandlerError);
+    expect((result as HandlerError).code).toBe('ImageTooLarge');
+  });
+
+  it('takes a v2 FP32 tensor of the model input shape instead of an image, alone or batched with images', async () => {
+    const tensor = await imageTensor('pelican.jpeg');
+    const results = (await served.handle(
+      [request(new Uint8Array(0), { tensors: [tensor] }), request(image('bald_eagle.jpeg'))],
+      fixture.context,
+    )) as Top[];
+    expect(results.map((r) => labelOf(r[0]!))).toEqual(['pelican', 'bald eagle']);
+  });
+
+  it('answers one list per row for a v2 tensor holding several images', async () => {
+    const [a, b] = [await imageTensor('pelican.jpeg'), await imageTensor('croco.jpg')];
+    const both = new Float32Array(a.data.length * 2);
+    both.set(a.data as Float32Array);
+    both.set(b.data as Float32Array, a.data.length);
+    const [result] = (await served.handle(
+      [request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 224, 224], data: both }] })],
+      fixture.context,
+    )) as Top[][];
+    expect(result!.map((rows) => labelOf(rows[0]!))).toEqual(['pelican', 'African crocodile']);
+  });
+
+  it('rejects v2 tensors of the wrong datatype or shape with InvalidInput', async () => {
+    const results = await served.handle([
+      request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'INT32', shape: [1, 3], data: new Int32Array(3) }] }),
+      request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) }] }),
+      request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], data: new Float32Array(5) }] }),
+    ], fixture.context);
+    expect(results.map((r) => (r as HandlerError).code)).toEqual(['InvalidInput', 'InvalidInput', 'InvalidInput']);
+    expect((results[1] as Error).message).toMatch(/must be FP32 \[-1, 3, 224, 224\]/);
+  });
+
+  it('records preprocess, inference and postprocess timings', () => {
+    const names = new Set(fixture.observed.map((o) => o.name));
+    expect(names).toEqual(new Set(['handler_preprocess_ms', 'handler_inference_ms', 'handler_postprocess_ms']));
+  });
+
+  it('describes the model through serve()', () => {
+    expect(served.describe()?.outputs).toEqual([{ name: 'output', datatype: 'FP32', shape: [-1, 1000] }]);
+  });
+});
+
+describe('BaseHandler', () => {
+  let fixture: RecordingContext;
+  beforeAll(() => {
+    fixture = modelFixture();
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('answers v2 tensors with each request’s rows of every output', async () => {
+    const handler = new BaseHandler();
+    await handler.initialize(fixture.context);
+    const tensor = await imageTensor('kitten.jpg');
+    const results = await handler.handle([request(new Uint8Array(0), { tensors: [tensor] }), request(new Uint8Array(0), { tensors: [tensor] })]);
+    expect(results.every(isTensorResponse)).toBe(true);
+    const [first, second] = results as TensorResponse[];
+    expect(first!.outputs[0]).toMatchObject({ name: 'output', datatype: 'FP32', shape: [1, 1000] });
+    const logits = first!.outputs[0]!.data as Float32Array;
+    expect(logits.indexOf(Math.max(...logits))).toBe(281);
+    expect(Array.from(second!.outputs[0]!.data as Float32Array)).toEqual(Array.from(logits));
+  });
+
+  it('tells a client sending an image that this model takes tensors', async () => {
+    const handler = new BaseHandler();
+    await handler.initialize(fixture.context);
+    const [result] = await handler.handle([request(image('kitten.jpg'))]);
+    expect((result as HandlerError).code).toBe('InvalidInput');
+    expect((result as Error).message).toMatch(/tensor input "input" \(FP32 \[-1, 3, 224, 224\]\)/);
+  });
+
+  it('fails every request of a batch whose inference fails with ModelError, and logs it', async () => {
+    class Broken extends BaseHandler {
+      override async inference(): Promise<never> {
+        throw new RangeError('out of memory');
+      }
+    }
+    const handler = new Broken();
+    await handler.initialize(fixture.context);
+    const tensor = await imageTensor('kitten.jpg');
+    const results = await handler.handle([request(new Uint8Array(0), { tensors: [tensor] }), request(new Uint8Array(0))]);
+    expect(results[0]).toBeInstanceOf(ModelError);
+    expect((results[0] as ModelError).status).toBe(500);
+    expect((results[0] as Error).message).toMatch(/inference failed: out of memory/);
+    expect((results[1] as HandlerError).code).toBe('InvalidInput');
+    expect(fixture.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'batch failed' }));
+  });
+
+  it('refuses to handle before initialize', async () => {
+    await expect(new BaseHandler().handle([request(new Uint8Array(1))])).rejects.toThrow(/before initialize/);
+  });
+});
+
+describe('createContext', () => {
+  it('exposes system properties, manifest, names and config', () => {
+    const { context, cleanup } = modelFixture({ gpuId: 0, config: { batchSize: 8, allowCpuFallback: true } });
+    cleanup();
+    expect(context.systemProperties).toMatchObject({ gpuId: 0, batchSize: 8, serverName: 'nodeserve', serverVersion: '0.1.0' });
+    expect([context.modelName, context.modelVersion]).toEqual(['mobilenet', '1.0']);
+    expect(context.config.allowCpuFallback).toBe(true);
+  });
+
+  it('refuses an invalid model config with ModelError naming the key', () => {
+    const { context, cleanup } = modelFixture();
+    cleanup();
+    expect(() => createContext({
+      modelDir: '/nonexistent', manifest: context.manifest, config: { intraOpNumThreads: 0 }, serverName: 's', serverVersion: '1',
+      logger: context.logger, metrics: context.metrics,
+    })).toThrow(/invalid model config: intraOpNumThreads/);
+  });
+});
