@@ -315,7 +315,9 @@ export class WorkerProcess {
     if (this.failure !== undefined) return `${this.failure} (${how})`;
     if (this.stderrTail.some((line) => /heap out of memory|Allocation failed/i.test(line))) return `it ran out of memory (${how})`;
     if (this.fatal !== undefined) return `uncaught ${this.fatal.type}: ${this.fatal.message} (${how})`;
-    return how;
+    // Errors Node reports itself before any of ours could run (a missing module, a bad flag) end up on stderr.
+    const lastError = this.stderrTail.findLast((line) => /\b[A-Za-z]*Error\b/.test(line));
+    return lastError === undefined ? how : `${how}: ${lastError.trim()}`;
   }
 
   private onExited(code: number | null, signal: NodeJS.Signals | null): void {
