@@ -39,6 +39,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,
+    routerOptions: { ignoreTrailingSlash: true },
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Draining answers our own 503 body; fastify's would not be in the `{"code","type","message"}` shape.
     return503OnClosing: false,

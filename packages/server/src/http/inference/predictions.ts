@@ -23,7 +23,9 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
 
   const predict = async (request: FastifyRequest<{ Params: PredictionParams }>, reply: FastifyReply) => {
     const receivedAt = performance.now() - reply.elapsedTime;
-    const handle = ctx.registry.resolve(request.params.model, request.params.version);
+    // `/predictions/m/` (a trailing slash) names no version.
+    const version = request.params.version === '' ? undefined : request.params.version;
+    const handle = ctx.registry.resolve(request.params.model, version);
     request.modelTarget = { model: handle.name, version: handle.version };
     const input = await toRequestInput(request, ctx.config.max_request_size);
     const outcome = await handle.submit({ input, api: 'predictions', receivedAt });
