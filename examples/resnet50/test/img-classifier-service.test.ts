@@ -125,3 +125,26 @@ describe('the module exports the worker calls', () => {
     }
   });
 });
+
+describe('the same handler on ResNet-50 v1 (synthetic weights, the zoo file’s tensor names)', () => {
+  it('finds the input and output names and size from the model, and answers top 5 per image', async () => {
+    const { generateSyntheticResNet50 } = await import('../scripts/synthetic/index.js');
+    const fixture = modelFixture({ serializedFile: 'resnet50.onnx' });
+    try {
+      await generateSyntheticResNet50({ out: `${fixture.modelDir}/resnet50.onnx`, seed: 50, force: true });
+      const handler = new ImgClassifierService();
+      await handler.initialize(fixture.context);
+      expect(handler.describe().inputs).toEqual([{ name: 'data', datatype: 'FP32', shape: [-1, 3, 224, 224] }]);
+      expect(handler.describe().outputs[0]?.name).toBe('resnetv17_dense0_fwd');
+      const results = (await handler.handle([request(image('kitten.jpg')), request(image('croco.jpg'))], fixture.context)) as Top[];
+      for (const result of results) {
+        expect(result).toHaveLength(5);
+        const total = result.reduce((sum, entry) => sum + Object.values(entry)[0]!, 0);
+        expect(total).toBeGreaterThan(0);
+        expect(total).toBeLessThanOrEqual(1 + 1e-6);
+      }
+    } finally {
+      fixture.cleanup();
+    }
+  });
+});
