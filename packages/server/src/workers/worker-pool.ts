@@ -117,8 +117,9 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     }
     if (!synchronous) return;
     await Promise.all(leaving);
+    // A later resize replaces this one's goal: wait for whatever the pool is now asked to be.
     await this.waitFor(() => {
-      if (this.live >= count) return true;
+      if (this.stopped || this.live >= this.slots.length) return true;
       if (this.lastStartError !== undefined) throw this.lastStartError;
       return false;
     });
@@ -178,6 +179,11 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
         this.notify();
       },
       (error: Error) => {
+        // A worker stopped while starting (scaled away, shutting down) did not fail.
+        if (worker.retiring) {
+          this.notify();
+          return;
+        }
         this.lastStartError = error;
         if (this.live === 0) this.options.onStartFailed(error);
         this.notify();

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createArchive } from '@nodeserve/archiver';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ModelConflict, ModelNotFound, ServerDraining, type ServeError } from '../../src/errors.js';
 import type { InferenceOutcome, ModelVersionHandle } from '../../src/models/index.js';
 import { type Engine, json, request, startEngine } from './harness.js';
@@ -41,6 +44,20 @@ describe('model registry and lifecycle', () => {
     const renamed = await engine.registry.register({ archive, modelName: 'twice-renamed', initialWorkers: 1, synchronous: true });
     expect(json(await renamed.submit(request('x')))['modelName']).toBe('twice-renamed');
     await expect(engine.registry.register({ archive, modelName: '../evil', synchronous: true })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('serves a .mar the archiver built from a TypeScript handler that imports the SDK', async () => {
+    const { path } = await createArchive({
+      modelName: 'from-mar',
+      version: '2.1',
+      handler: join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sdk-handler.ts:handle'),
+      exportPath: engine.root,
+    });
+    const model = await engine.registry.register({ archive: path, initialWorkers: 1, synchronous: true });
+    expect(model.modelDir.startsWith(join(engine.root, 'extracted'))).toBe(true);
+    expect(json(await model.submit(request('abc')))).toEqual({ greeting: 'hello from from-mar 2.1', bytes: 3 });
+    await expect(model.submit(request(''))).rejects.toMatchObject({ code: 'InvalidInput', status: 400, message: 'the body is empty' });
+    await engine.registry.unregister('from-mar');
   });
 
   it('serves several versions at once and routes to the default version', async () => {
