@@ -147,7 +147,7 @@ async function main() {
     timeoutMs: START_TIMEOUT_MS,
     isAborted: () => stopping,
   });
-  say(`# model-server is up: inference on 127.0.0.1:${state.inference}, management on :${state.management}, metrics on :${state.metrics}`);
+  say(`# model-server is up (pid ${state.pid}): inference on 127.0.0.1:${state.inference}, management on :${state.management}, metrics on :${state.metrics}`);
   say();
 
   say('# 3. Classify the photos, as the tutorial does');
