@@ -1,3 +1,4 @@
-/** What the server calls itself in v2 server metadata and the OpenAPI document (a test keeps the version equal to package.json's). */
+export { SERVER_VERSION } from '../version.js';
+
+/** What the server calls itself in v2 server metadata and the OpenAPI document. */
 export const SERVER_NAME = 'nodeserve';
-export const SERVER_VERSION = '0.1.0';
