@@ -102,8 +102,10 @@ async function initialize(init: WorkerInit): Promise<void> {
   if (typeof module.initialize === 'function') await module.initialize(context);
   const describe = module['describe'];
   const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelMetadata | undefined) : undefined;
-  setInterval(() => send({ type: 'memory', rssBytes: process.memoryUsage.rss() }), init.memoryReportMs).unref();
+  const reportMemory = (): void => send({ type: 'memory', rssBytes: process.memoryUsage.rss() });
+  setInterval(reportMemory, init.memoryReportMs).unref();
   send(metadata === undefined ? { type: 'ready' } : { type: 'ready', metadata });
+  reportMemory();
 }
 
 function isTensorResponse(value: unknown): value is TensorResponse {

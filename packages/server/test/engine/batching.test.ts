@@ -121,7 +121,7 @@ describe('dynamic batching and the bounded queue', () => {
     expect(tensors.parameters).toEqual({ echoed: true });
   });
 
-  it('reports queue and inference timings, the model description, and custom metrics', async () => {
+  it('reports queue and inference timings, the model description, custom metrics and worker memory', async () => {
     const archive = await engine.archive('echo.mjs', { name: 'observed' });
     const metrics: string[] = [];
     engine.events.on('custom.metric', (e) => {
@@ -133,5 +133,6 @@ describe('dynamic batching and the bounded queue', () => {
     expect(outcome.inferenceMs).toBeGreaterThanOrEqual(0);
     expect(model.metadata?.outputs[0]?.name).toBe('echo');
     expect(metrics).toContain('counter:echo_requests:1');
+    expect(model.workers()[0]?.rssBytes).toBeGreaterThan(0);
   });
 });
