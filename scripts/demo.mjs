@@ -97,7 +97,9 @@ async function main() {
   let weights;
   if ('generate' in choice) {
     weights = choice.generate;
-    say('# No pretrained model found (examples/resnet50/model/resnet50-v1-7.onnx, ../shared/models/mobilenetv2-12-int8.onnx).');
+    if (options.weights !== 'synthetic') {
+      say('# No pretrained model found (examples/resnet50/model/resnet50-v1-7.onnx, ../shared/models/mobilenetv2-12-int8.onnx).');
+    }
     say('# Generating a ResNet-50 with RANDOM weights: it runs like the real one, but its labels are MEANINGLESS.');
     say('# For real predictions: npx tsx examples/resnet50/scripts/download-resnet50.ts, or npm run demo -- --weights PATH');
     if (!existsSync(weights.path)) {
@@ -108,6 +110,10 @@ async function main() {
     weights = choice;
   }
   say(`# Weights: ${weights.label}`);
+  if (weights.kind === 'mobilenet') {
+    say('# (the real ResNet-50 is not downloaded; `npx tsx examples/resnet50/scripts/download-resnet50.ts` fetches it,');
+    say('#  and the same handler then serves it: any ImageNet classifier with 224×224 inputs works)');
+  }
   say();
 
   mkdirSync(modelStore, { recursive: true });
@@ -151,11 +157,12 @@ async function main() {
   say();
 
   say('# 3. Classify the photos, as the tutorial does');
-  for (const image of images) {
+  for (const [i, image] of images.entries()) {
     const url = `http://127.0.0.1:${state.inference}/predictions/${MODEL}`;
     const res = await shell.run('curl', ['-sS', '-X', 'POST', url, '-T', shell.show(image)], { capture: true, timeoutMs: 30_000 });
     if (res.code !== 0) throw new Error(`curl failed: ${res.stderr.trim()}`);
-    say(formatTop5(res.stdout, weights.meaningfulLabels));
+    // The whole answer once, as the tutorial shows it; for the other photos only the top-5 it holds.
+    say(formatTop5(res.stdout, weights.meaningfulLabels, { withJson: i === 0 }));
     say();
   }
   if (!weights.meaningfulLabels) {

@@ -6,7 +6,8 @@ Archives examples/resnet50 with model-archiver, starts model-server, classifies 
 the MMS tutorial does, and stops the server.
 
   --weights PATH   the ONNX model to serve (also NODESERVE_WEIGHTS); default: the real ResNet-50 if
-                   downloaded, else ../shared/models/mobilenetv2-12-int8.onnx, else a synthetic ResNet-50
+                   downloaded, else ../shared/models/mobilenetv2-12-int8.onnx, else a synthetic ResNet-50;
+                   \`--weights synthetic\` asks for the synthetic one (random weights, meaningless labels)
   --port N         inference port; management and metrics use N+1 and N+2 (default 8080, as the
                    tutorial); 0 lets the system pick free ports
   --workdir DIR    where the model store, config and logs go (default: the repository root)

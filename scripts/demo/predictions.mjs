@@ -5,8 +5,9 @@
  *
  * @param {string} body the response body
  * @param {boolean} meaningfulLabels false for random weights, whose labels say nothing
+ * @param {{ withJson: boolean }} [show]
  */
-export function formatTop5(body, meaningfulLabels) {
+export function formatTop5(body, meaningfulLabels, show = { withJson: true }) {
   let parsed;
   try {
     parsed = JSON.parse(body);
@@ -14,7 +15,7 @@ export function formatTop5(body, meaningfulLabels) {
     return body.trim();
   }
   const top = topClasses(parsed);
-  const lines = [JSON.stringify(parsed, null, 2)];
+  const lines = show.withJson || top.length === 0 ? [JSON.stringify(parsed, null, 2)] : [];
   if (top.length > 0) {
     const note = meaningfulLabels ? '' : '  (random weights: meaningless)';
     lines.push(`top-5:${note}`);

@@ -11,10 +11,17 @@ import { join, resolve } from 'node:path';
 
 /**
  * @param {string} root repository root
- * @param {string | undefined} given `--weights PATH` or `NODESERVE_WEIGHTS`
+ * @param {string | undefined} given `--weights PATH` or `NODESERVE_WEIGHTS`; `synthetic` asks for the random-weights model
  * @returns {Weights | { generate: Weights }}
  */
 export function chooseWeights(root, given) {
+  const synthetic = {
+    path: join(root, 'examples/resnet50/model/resnet50-synthetic.onnx'),
+    kind: /** @type {const} */ ('synthetic'),
+    label: 'synthetic ResNet-50 (random weights)',
+    meaningfulLabels: false,
+  };
+  if (given === 'synthetic') return { generate: synthetic };
   if (given) {
     const path = resolve(given);
     if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`--weights ${given}: no such file`);
@@ -26,14 +33,7 @@ export function chooseWeights(root, given) {
   if (existsSync(mobilenet)) {
     return { path: mobilenet, kind: 'mobilenet', label: 'MobileNet v2 int8 (ONNX Model Zoo mobilenetv2-12-int8, pretrained)', meaningfulLabels: true };
   }
-  return {
-    generate: {
-      path: join(root, 'examples/resnet50/model/resnet50-synthetic.onnx'),
-      kind: 'synthetic',
-      label: 'synthetic ResNet-50 (random weights)',
-      meaningfulLabels: false,
-    },
-  };
+  return { generate: synthetic };
 }
 
 /**
