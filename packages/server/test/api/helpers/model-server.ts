@@ -49,7 +49,8 @@ export async function buildClassifierArchive(store: string, options: { name?: st
 
 /**
  * Starts `model-server --start` in its own scratch directory with every address on 127.0.0.1 and an
- * ephemeral port, and reads the bound ports from the run-state file. `prepare` fills the model store
+ * ephemeral port, and reads the bound ports from the run-state file. Config values are written as
+ * given (backslashes escaped, as a properties file needs). `prepare` fills the model store
  * before the server starts.
  */
 export async function startModelServer(options: {
@@ -69,7 +70,7 @@ export async function startModelServer(options: {
     default_workers_per_model: 1,
     ...options.config,
   };
-  await writeFile(join(dir, 'config.properties'), Object.entries(config).map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n');
+  await writeFile(join(dir, 'config.properties'), Object.entries(config).map(([k, v]) => `${k}=${String(v).replace(/\\/g, '\\\\')}`).join('\n') + '\n');
   const args = [CLI, '--start', '--config', 'config.properties', ...(options.models?.length ? ['--models', ...options.models] : [])];
   try {
     await run(process.execPath, args, { cwd: dir, timeout: 90_000 });
