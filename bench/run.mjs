@@ -12,6 +12,7 @@ import { runAb } from './lib/ab.mjs';
 import { measureArchiveCost } from './lib/archive-cost.mjs';
 import { startBareEcho } from './lib/bare-echo-process.mjs';
 import { sweepCeiling } from './lib/ceiling.mjs';
+import { replaceResultsSection } from './lib/doc-section.mjs';
 import { describeHardware, hardwareLine } from './lib/hardware.mjs';
 import { resolveModels } from './lib/models.mjs';
 import { parseBenchOptions } from './lib/options.mjs';
@@ -69,7 +70,9 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
 }
 
 const hardware = describeHardware();
-const outDir = resolve(opts.out ?? join(ROOT, 'bench/results'));
+const RESULTS = join(ROOT, 'bench/results');
+// Quick runs are for trying things out: they never replace the committed results.
+const outDir = resolve(opts.out ?? (opts.quick ? join(RESULTS, 'raw') : RESULTS));
 mkdirSync(outDir, { recursive: true });
 log(`nodeserve bench on ${hardwareLine(hardware)}`);
 log(`load: ab -k, concurrency ${opts.concurrency}, POST ../shared/images/kitten.jpg${opts.quick ? ' (--quick)' : ''}`);
@@ -186,17 +189,21 @@ writeFileSync(
   join(outDir, 'latency.svg'),
   latencyChartSvg({ title: `Latency percentiles under ab -k -c ${opts.concurrency}`, subtitle: results.hardwareLine, series }),
 );
-const markdown = [
-  '# Benchmark results',
-  '',
-  `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
-  `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up of a tenth as many requests.`,
-  '',
-  table,
-  '',
-  '![latency percentiles](latency.svg)',
-  '',
-].join('\n');
-writeFileSync(join(outDir, 'results.md'), markdown);
+const summary = (/** @type {string} */ chart) =>
+  [
+    `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
+    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up of a tenth as many requests.`,
+    '',
+    table,
+    '',
+    `![latency percentiles](${chart})`,
+    '',
+  ].join('\n');
+writeFileSync(join(outDir, 'results.md'), `# Benchmark results\n\n${summary('latency.svg')}`);
 console.log(table);
 log(`\nwrote ${join(outDir, 'results.md')}, latency.svg and the JSON files`);
+if (outDir === RESULTS) {
+  for (const [file, chart] of [[join(ROOT, 'docs/benchmark.md'), '../bench/results/latency.svg'], [join(ROOT, 'README.md'), 'bench/results/latency.svg']]) {
+    if (replaceResultsSection(/** @type {string} */ (file), summary(/** @type {string} */ (chart)))) log(`updated the results in ${file}`);
+  }
+}

@@ -13,7 +13,8 @@ Writes bench/results/<model>.json, request-path.json, results.md and latency.svg
   --concurrency C    concurrent clients (default 100, as the tutorial)
   --models LIST      comma-separated, of: synthetic, resnet50, mobilenet (default: all available)
   --skip LIST        comma-separated parts to leave out: echo, archive
-  --out DIR          where results go (default bench/results)
+  --out DIR          where results go (default bench/results, and bench/results/raw for --quick;
+                     a run into bench/results also refreshes the tables in README.md and docs/benchmark.md)
   -h, --help         this text
 
 Default requests: 10,000 for MobileNet v2 and the echo path, 2,000 for ResNet-50 (about a minute of
