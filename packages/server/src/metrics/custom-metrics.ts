@@ -32,7 +32,8 @@ export const DEFAULT_CUSTOM_METRIC_LIMITS: CustomMetricLimits = {
   maxLabelValueLength: 128,
 };
 
-export const CUSTOM_METRIC_PREFIX = 'ts_handler_';
+/** Handler metrics sit beside the server's (`handler_preprocess_ms` → `ts_handler_preprocess_ms`), never replacing one. */
+export const CUSTOM_METRIC_PREFIX = 'ts_';
 
 const NAME_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,99}$/;
 const LABEL_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
@@ -98,6 +99,7 @@ export class CustomMetrics {
       }
       return existing;
     }
+    if (this.registry.getSingleMetric(CUSTOM_METRIC_PREFIX + name) !== undefined) return void this.drop('reserved_name');
     if (this.entries.size >= this.limits.maxMetrics) return void this.drop('too_many_metrics');
     const labelNames = ['model_name', 'model_version', ...userLabels];
     const config = {

@@ -86,21 +86,23 @@ describe('ServerMetrics', () => {
     emit('third_metric', 1); // over maxMetrics
     emit('bad-name', 1);
     emit('labels', 1, { model_name: 'spoof' });
+    emit('queue_depth', 1, {}, 'gauge'); // would replace the server's own ts_queue_depth
     const text = await bounded.render();
     bounded.close();
     const l = { model_name: 'm', model_version: '1' };
-    expect(sample(text, 'ts_handler_images_decoded', { ...l, format: 'jpeg' })).toBe(3);
-    expect(sample(text, 'ts_handler_images_decoded', { ...l, format: 'png' })).toBe(1);
-    expect(sample(text, 'ts_handler_images_decoded', { ...l, format: 'gif' })).toBeUndefined();
-    expect(sample(text, 'ts_handler_preprocess_ms', l)).toBe(12);
-    expect(text).not.toContain('ts_handler_preprocess_ms_bucket');
-    expect(text).not.toContain('ts_handler_third_metric');
+    expect(sample(text, 'ts_images_decoded', { ...l, format: 'jpeg' })).toBe(3);
+    expect(sample(text, 'ts_images_decoded', { ...l, format: 'png' })).toBe(1);
+    expect(sample(text, 'ts_images_decoded', { ...l, format: 'gif' })).toBeUndefined();
+    expect(sample(text, 'ts_preprocess_ms', l)).toBe(12);
+    expect(text).not.toContain('ts_preprocess_ms_bucket');
+    expect(text).not.toContain('ts_third_metric');
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'too_many_series' })).toBe(2);
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'label_mismatch' })).toBe(1);
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'kind_mismatch' })).toBe(1);
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'too_many_metrics' })).toBe(1);
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'invalid_name' })).toBe(1);
     expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'invalid_label' })).toBe(1);
+    expect(sample(text, 'ts_custom_metrics_dropped_total', { reason: 'reserved_name' })).toBe(1);
     expect(text).not.toContain('process_resident_memory_bytes');
   });
 

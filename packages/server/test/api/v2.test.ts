@@ -155,5 +155,7 @@ describe('KServe v2 API and metrics', () => {
     expect(metricValue(text, 'ts_workers_alive', labels)).toBe(1);
     expect(metricValue(text, 'ts_queue_depth', labels)).toBe(0);
     expect(metricValue(text, 'process_resident_memory_bytes', {})).toBeGreaterThan(0);
+    // The SDK's BaseHandler times its steps through context.metrics: handler metrics reach the scrape.
+    expect(metricValue(text, 'ts_handler_preprocess_ms_count', labels)).toBeGreaterThanOrEqual(5);
   });
 });
