@@ -71,8 +71,8 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
 
 const hardware = describeHardware();
 const RESULTS = join(ROOT, 'bench/results');
-// Quick runs are for trying things out: they never replace the committed results.
-const outDir = resolve(opts.out ?? (opts.quick ? join(RESULTS, 'raw') : RESULTS));
+// Quick and profiled runs are for finding things out: they never replace the committed results.
+const outDir = resolve(opts.out ?? (opts.quick || opts.profile ? join(RESULTS, 'raw') : RESULTS));
 mkdirSync(outDir, { recursive: true });
 log(`nodeserve bench on ${hardwareLine(hardware)}`);
 log(`load: ab -k, concurrency ${opts.concurrency}, POST ../shared/images/kitten.jpg${opts.quick ? ' (--quick)' : ''}`);
@@ -114,6 +114,7 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     requests: opts.requestsFor(model.speed),
     warmupRequests: Math.max(opts.concurrency, Math.round(opts.requestsFor(model.speed) / 10)),
     concurrency: opts.concurrency,
+    profile: opts.profile,
     log,
   });
   dropScratch(workdir);
@@ -125,6 +126,7 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     weights: model.weights,
     ceiling: { ort, pipeline },
     coldStartMs: served.coldStartMs,
+    coldStartPhases: served.coldStartPhases,
     server: served.server,
     ratio: served.server.requestsPerSec / best.imagesPerSec,
   };
@@ -150,6 +152,7 @@ if (!opts.skip.includes('echo')) {
     requests,
     warmupRequests: Math.max(opts.concurrency, Math.round(requests / 10)),
     concurrency: opts.concurrency,
+    profile: opts.profile,
     log,
   });
   dropScratch(workdir);

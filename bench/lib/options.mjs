@@ -13,6 +13,9 @@ Writes bench/results/<model>.json, request-path.json, results.md and latency.svg
   --concurrency C    concurrent clients (default 100, as the tutorial)
   --models LIST      comma-separated, of: synthetic, resnet50, mobilenet (default: all available)
   --skip LIST        comma-separated parts to leave out: echo, archive
+  --profile          record a CPU profile of the server and its workers (V8's profiler) during each
+                     load and print their hottest functions; profiling slows them, so results go
+                     to bench/results/raw
   --out DIR          where results go (default bench/results, and bench/results/raw for --quick;
                      a run into bench/results also refreshes the tables in README.md and docs/benchmark.md)
   -h, --help         this text
@@ -32,6 +35,7 @@ export function parseBenchOptions(argv) {
       models: { type: 'string', default: 'synthetic,resnet50,mobilenet' },
       skip: { type: 'string', default: '' },
       out: { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -54,6 +58,7 @@ export function parseBenchOptions(argv) {
   return {
     help: values.help ? HELP : undefined,
     quick: values.quick,
+    profile: values.profile,
     requestsFor,
     concurrency: Math.min(concurrency, requests ?? concurrency),
     models,

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readRunState, waitForFirstPrediction } from '../../scripts/demo/model-server.mjs';
 import { isAlive, killAll, processTree } from '../../scripts/demo/processes.mjs';
 import { runAb } from './ab.mjs';
+import { summarizeProfiles } from './profile.mjs';
 import { sampleRss } from './rss.mjs';
 
 /**
@@ -13,7 +15,7 @@ import { sampleRss } from './rss.mjs';
  *
  * @typedef {{ root: string, workdir: string, name: string, handler: string, modelFile?: string, extraFiles?: string[],
  *   workers: number, threads: number, batchSize: number, maxBatchDelayMs: number,
- *   body: string, requests: number, warmupRequests: number, concurrency: number, log: (line: string) => void }} ServeOptions
+ *   body: string, requests: number, warmupRequests: number, concurrency: number, profile?: boolean, log: (line: string) => void }} ServeOptions
  */
 
 /** @param {ServeOptions} o */
@@ -56,7 +58,15 @@ export async function serveAndLoad(o) {
   );
   const body = readFileSync(o.body);
   const t0 = Date.now();
-  const start = runCli(o.root, 'packages/server/dist/cli.js', ['--start', '--model-store', store, '--models', `${o.name}=${o.name}.mar`, '--config', config], o.workdir);
+  const profileDir = join(o.workdir, 'profiles');
+  // The profiler reaches the server and its workers through the environment they inherit.
+  const preload = fileURLToPath(new URL('./cpu-profile-preload.cjs', import.meta.url));
+  const env = o.profile
+    ? { ...process.env, NODESERVE_PROFILE_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim() }
+    : process.env;
+  const start = runCli(o.root, 'packages/server/dist/cli.js', ['--start', '--model-store', store, '--models', `${o.name}=${o.name}.mar`, '--config', config], o.workdir, env);
+  /** @type {number[]} */
+  let pids = [];
   /** @type {Error | undefined} */
   let startError;
   start.catch((/** @type {Error} */ err) => (startError = err));
@@ -69,23 +79,27 @@ export async function serveAndLoad(o) {
     const { state, at } = ready;
     const serverPid = state.pid;
     const coldStartMs = at - t0;
+    const coldStartPhases = startPhases(join(o.workdir, 'logs', 'model-server.log'), t0);
     await start;
     const url = `http://127.0.0.1:${state.inference}/predictions/${o.name}`;
     o.log(`    cold start ${coldStartMs} ms; warm-up: ${o.warmupRequests} requests`);
     await runAb({ url, bodyFile: o.body, requests: o.warmupRequests, concurrency: o.concurrency });
     const before = await scrapeBatchSize(state.metrics, o.name);
+    if (o.profile) for (const pid of processTree(serverPid)) process.kill(pid, 'SIGUSR2');
     const rss = sampleRss(serverPid);
     const afterWarmupBytes = await rss.mark('afterWarmup');
     o.log(`    measured: ab -k -n ${o.requests} -c ${o.concurrency}`);
     const ab = await runAb({ url, bodyFile: o.body, requests: o.requests, concurrency: o.concurrency });
     const endBytes = await rss.mark('end');
-    const processes = processTree(serverPid).length;
+    pids = processTree(serverPid);
+    const processes = pids.length;
     const sampled = await rss.stop();
     const after = await scrapeBatchSize(state.metrics, o.name);
     const meanBatchSize =
       before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
     return {
       coldStartMs,
+      coldStartPhases,
       server: {
         ...ab,
         requests: o.requests,
@@ -98,6 +112,23 @@ export async function serveAndLoad(o) {
   } finally {
     await start.catch(() => undefined);
     await stopServerIn(o.root, o.workdir, o.log);
+    if (o.profile) await reportProfiles(profileDir, pids, o.log);
+  }
+}
+
+/**
+ * Prints the hottest functions of each profiled process: the server (the first pid), its workers,
+ * and the short-lived `--start` command.
+ * @param {string} dir
+ * @param {number[]} pids the server's process tree, server first
+ * @param {(line: string) => void} log
+ */
+async function reportProfiles(dir, pids, log) {
+  for (const summary of await summarizeProfiles(dir)) {
+    const pid = Number(summary.file.split('.')[1]);
+    const role = pid === pids[0] ? 'server' : pids.includes(pid) ? 'worker' : 'model-server --start';
+    log(`    profile of the ${role} (pid ${pid}, ${summary.seconds.toFixed(1)} s), self time:`);
+    for (const t of summary.top) log(`      ${(t.share * 100).toFixed(1).padStart(5)} %  ${t.fn}`);
   }
 }
 
@@ -120,6 +151,44 @@ export async function stopServerIn(root, workdir, log) {
     log(`    ${left.length} server process(es) still alive 10 s after --stop; killing them`);
     await killAll(left.reverse());
   }
+}
+
+/** Server log messages that mark the steps of a cold start, in the order they happen. */
+const START_STEPS = /** @type {Array<[string, RegExp]>} */ ([
+  ['listening', /^listening$/],
+  ['worker session created', /^ONNX Runtime session/],
+  ['worker started', /^worker started$/],
+  ['model ready', /^model ready$/],
+]);
+
+/**
+ * Where the cold start went: milliseconds from spawning `--start` to each step the server logged
+ * (its log is JSON lines with ISO times on the same clock).
+ * @param {string} logFile
+ * @param {number} t0
+ * @returns {Record<string, number>}
+ */
+export function startPhases(logFile, t0) {
+  /** @type {Record<string, number>} */
+  const phases = {};
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return phases;
+  }
+  for (const line of text.split('\n')) {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    for (const [name, re] of START_STEPS) {
+      if (phases[name] === undefined && re.test(entry.msg)) phases[name] = Date.parse(entry.time) - t0;
+    }
+  }
+  return phases;
 }
 
 /**
@@ -149,10 +218,11 @@ export async function scrapeBatchSize(port, model) {
  * @param {string} cli path of the built CLI, relative to the root
  * @param {string[]} args
  * @param {string} cwd
+ * @param {NodeJS.ProcessEnv} [env]
  */
-export function runCli(root, cli, args, cwd) {
+export function runCli(root, cli, args, cwd, env = process.env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, cli), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, cli), ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
