@@ -1,6 +1,8 @@
-import { open, type FileHandle } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createInflateRaw, crc32 } from 'node:zlib';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { Open, type CentralDirectoryFile, type Source } from 'unzipper';
 import {
   ArchiveCompressionRatioError,
   ArchiveError,
@@ -13,214 +15,200 @@ import { checkEntryPath } from './entry-path.js';
 import type { WalkedFile } from './entries.js';
 import { RATIO_CHECK_FLOOR_BYTES, type ArchiveLimits } from './limits.js';
 
-const EOCD_SIGNATURE = 0x06054b50;
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const ZIP64_EOCD_SIGNATURE = 0x06064b50;
-const CENTRAL_SIGNATURE = 0x02014b50;
-const LOCAL_SIGNATURE = 0x04034b50;
-const EOCD_SIZE = 22;
-const MAX_COMMENT = 0xffff;
-const CENTRAL_HEADER_SIZE = 46;
-const LOCAL_HEADER_SIZE = 30;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_UTF8 = 0x800;
+const METHOD_STORE = 0;
+const METHOD_DEFLATE = 8;
+/** unzipper looks for the end-of-central-directory record in this many trailing bytes and takes the first match. */
+const TAIL_BYTES = 80;
+const EOCD_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_SIZE = 56;
 
-interface CentralEntry {
+interface CheckedEntry {
   name: string;
-  isDirectory: boolean;
-  method: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
+  file: CentralDirectoryFile;
 }
 
 /**
- * Reads a zip's central directory and checks every entry (path, type, declared sizes and ratio)
- * before a single byte of content is inflated; then yields regular files in the given order.
- * Declared sizes can lie, so content is also counted as it inflates and cut off past its
+ * The archive file as unzipper reads it, keeping every read stream it opens so that none outlives
+ * the walk (unzipper leaves a partly read range paused, holding its descriptor, when its consumer
+ * stops early) and so that a read error reaches the consumer instead of going unheard.
+ */
+class TrackedFile implements Source {
+  private readonly open = new Set<ReadStream>();
+  private onError: (err: Error) => void = () => undefined;
+
+  constructor(readonly path: string) {}
+
+  async size(): Promise<number> {
+    return (await stat(this.path)).size;
+  }
+
+  stream(start: number, length?: number): Readable {
+    const stream = createReadStream(this.path, { start, ...(length === undefined ? {} : { end: start + length }) });
+    this.open.add(stream);
+    stream.once('close', () => this.open.delete(stream));
+    stream.on('error', (err) => this.onError(err));
+    return stream;
+  }
+
+  /** Routes read errors to `handler` until the next call. */
+  reportErrorsTo(handler: (err: Error) => void): void {
+    this.onError = handler;
+  }
+
+  closeAll(): void {
+    for (const stream of this.open) stream.destroy();
+    this.open.clear();
+  }
+}
+
+/**
+ * Reads a zip's central directory with unzipper and checks every entry (path, type, declared sizes
+ * and ratio) before a single byte of content is inflated; then yields regular files in the given
+ * order. Declared sizes can lie, so content is also counted as it inflates and cut off past its
  * declaration.
  */
 export async function* zipEntries(file: string, limits: ArchiveLimits, first?: string): AsyncGenerator<WalkedFile> {
-  const fh = await open(file, 'r');
-  let entries: CentralEntry[];
-  let fileSize: number;
+  const source = new TrackedFile(file);
   try {
-    fileSize = (await fh.stat()).size;
-    entries = await readCentralDirectory(fh, fileSize, limits);
-    for (const entry of entries) {
-      if (!entry.isDirectory) entry.localOffset = await dataOffset(fh, entry);
+    const files = await readDirectory(source, limits);
+    files.sort((a, b) => Number(b.name === first) - Number(a.name === first));
+    for (const entry of files) {
+      yield {
+        path: entry.name,
+        size: entry.file.uncompressedSize,
+        compressedSize: entry.file.compressedSize,
+        chunks: inflateEntry(source, entry),
+      };
     }
   } finally {
-    await fh.close();
-  }
-  checkNoOverlap(entries, fileSize);
-  const files = entries.filter((e) => !e.isDirectory);
-  files.sort((a, b) => Number(b.name === first) - Number(a.name === first));
-  for (const entry of files) {
-    yield { path: entry.name, size: entry.size, compressedSize: entry.compressedSize, chunks: inflateEntry(file, entry, limits) };
+    source.closeAll();
   }
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, position);
-  if (bytesRead !== length) throw new ArchiveUnreadableError('zip is truncated');
-  return buf;
-}
+async function readDirectory(source: TrackedFile, limits: ArchiveLimits): Promise<CheckedEntry[]> {
+  if ((await declaredEntryCount(source)) > limits.maxEntries) throw new ArchiveTooManyEntriesError(limits.maxEntries);
+  let files: CentralDirectoryFile[];
+  try {
+    const failed = new Promise<never>((_, reject) => source.reportErrorsTo(reject));
+    const directory = await Promise.race([Open.custom(source, { tailSize: TAIL_BYTES }), failed]);
+    files = directory.files;
+  } catch (err) {
+    throw new ArchiveUnreadableError(`not a readable zip archive: ${(err as Error).message}`);
+  } finally {
+    // The directory's own reads run to the end of the file; nothing after this needs them.
+    source.closeAll();
+  }
 
-async function readCentralDirectory(fh: FileHandle, fileSize: number, limits: ArchiveLimits): Promise<CentralEntry[]> {
-  if (fileSize < EOCD_SIZE) throw new ArchiveUnreadableError('not a zip archive (too short)');
-  const tailLength = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT);
-  const tail = await readAt(fh, fileSize - tailLength, tailLength);
-  let at = -1;
-  for (let i = tailLength - EOCD_SIZE; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD_SIGNATURE) {
-      at = i;
-      break;
-    }
-  }
-  if (at < 0) throw new ArchiveUnreadableError('not a zip archive (no end of central directory)');
-  const eocdPosition = fileSize - tailLength + at;
-  let count = tail.readUInt16LE(at + 10);
-  let cdSize = tail.readUInt32LE(at + 12);
-  let cdOffset = tail.readUInt32LE(at + 16);
-  if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 6) !== 0) throw new ArchiveUnreadableError('multi-disk zip archives are not supported');
-
-  if ((count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) && eocdPosition >= 20) {
-    const locator = await readAt(fh, eocdPosition - 20, 20);
-    if (locator.readUInt32LE(0) === ZIP64_LOCATOR_SIGNATURE) {
-      const z64 = await readAt(fh, safeNumber(locator.readBigUInt64LE(8)), 56);
-      if (z64.readUInt32LE(0) !== ZIP64_EOCD_SIGNATURE) throw new ArchiveUnreadableError('corrupt zip64 end of central directory');
-      count = safeNumber(z64.readBigUInt64LE(32));
-      cdSize = safeNumber(z64.readBigUInt64LE(40));
-      cdOffset = safeNumber(z64.readBigUInt64LE(48));
-    }
-  }
-  if (count > limits.maxEntries) throw new ArchiveTooManyEntriesError(limits.maxEntries);
-  // Bounded by the entry count: each header is at most 46 bytes plus three 16-bit-length fields.
-  if (cdOffset + cdSize > fileSize || cdSize > count * (CENTRAL_HEADER_SIZE + 3 * 0xffff)) {
-    throw new ArchiveUnreadableError('corrupt zip central directory');
-  }
-  const cd = await readAt(fh, cdOffset, cdSize);
-  const entries: CentralEntry[] = [];
+  const checked: CheckedEntry[] = [];
   let declaredTotal = 0;
-  let p = 0;
-  for (let i = 0; i < count; i++) {
-    if (p + CENTRAL_HEADER_SIZE > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIGNATURE) throw new ArchiveUnreadableError('corrupt zip central directory');
-    const flags = cd.readUInt16LE(p + 8);
-    const method = cd.readUInt16LE(p + 10);
-    const crc = cd.readUInt32LE(p + 16);
-    let compressedSize = cd.readUInt32LE(p + 20);
-    let size = cd.readUInt32LE(p + 24);
-    const nameLength = cd.readUInt16LE(p + 28);
-    const extraLength = cd.readUInt16LE(p + 30);
-    const commentLength = cd.readUInt16LE(p + 32);
-    const mode = cd.readUInt32LE(p + 38) >>> 16;
-    let localOffset = cd.readUInt32LE(p + 42);
-    const rawName = cd.subarray(p + CENTRAL_HEADER_SIZE, p + CENTRAL_HEADER_SIZE + nameLength);
-    const extra = cd.subarray(p + CENTRAL_HEADER_SIZE + nameLength, p + CENTRAL_HEADER_SIZE + nameLength + extraLength);
-    p += CENTRAL_HEADER_SIZE + nameLength + extraLength + commentLength;
-
-    // Bit 11 marks UTF-8 names; others are CP437, of which the ASCII subset is all a model needs.
-    const raw = flags & 0x800 ? rawName.toString('utf8') : rawName.toString('latin1');
-    const fileType = mode & S_IFMT;
+  for (const file of files) {
+    // unzipper always decodes names as UTF-8; bit 11 marks UTF-8 names, the others are CP437,
+    // of which the ASCII subset is all a model needs.
+    const raw = file.flags & FLAG_UTF8 ? file.pathBuffer.toString('utf8') : file.pathBuffer.toString('latin1');
+    const fileType = (file.externalFileAttributes >>> 16) & S_IFMT;
     if (fileType === S_IFLNK) throw new ArchiveLinkError(raw, 'symbolic link');
     if (fileType !== 0 && fileType !== S_IFREG && fileType !== S_IFDIR) throw new ArchiveLinkError(raw, 'special file');
     const name = checkEntryPath(raw);
-    const isDirectory = raw.endsWith('/') || fileType === S_IFDIR;
+    if (raw.endsWith('/') || fileType === S_IFDIR) continue;
 
-    ({ size, compressedSize, localOffset } = applyZip64(extra, size, compressedSize, localOffset));
-    if (isDirectory) {
-      entries.push({ name, isDirectory, method, crc, compressedSize: 0, size: 0, localOffset });
-      continue;
-    }
-    if (flags & 0x1) throw new ArchiveUnreadableError(`entry "${name}" is encrypted`);
-    if (method !== 0 && method !== 8) throw new ArchiveUnreadableError(`entry "${name}" uses unsupported compression method ${method}`);
-    if (method === 0 && size !== compressedSize) throw new ArchiveUnreadableError(`stored entry "${name}" declares different sizes`);
+    const size = file.uncompressedSize;
+    const compressedSize = file.compressedSize;
+    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(compressedSize)) throw new ArchiveUnreadableError(`entry "${name}" declares sizes out of range`);
+    if (file.flags & FLAG_ENCRYPTED) throw new ArchiveUnreadableError(`entry "${name}" is encrypted`);
+    const method = file.compressionMethod;
+    if (method !== METHOD_STORE && method !== METHOD_DEFLATE) throw new ArchiveUnreadableError(`entry "${name}" uses unsupported compression method ${method}`);
+    if (method === METHOD_STORE && size !== compressedSize) throw new ArchiveUnreadableError(`stored entry "${name}" declares different sizes`);
     if (size > limits.maxEntryBytes) throw new ArchiveTooLargeError(`entry "${name}" declares ${size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
     declaredTotal += size;
     if (declaredTotal > limits.maxTotalBytes) throw new ArchiveTooLargeError(`entries declare more than ${limits.maxTotalBytes} bytes in total`);
     if (size > RATIO_CHECK_FLOOR_BYTES && size > compressedSize * limits.maxCompressionRatio) {
       throw new ArchiveCompressionRatioError(`entry "${name}"`, limits.maxCompressionRatio);
     }
-    entries.push({ name, isDirectory, method, crc, compressedSize, size, localOffset });
+    checked.push({ name, file });
   }
-  return entries;
+  return checked;
 }
 
-function applyZip64(extra: Buffer, size: number, compressedSize: number, localOffset: number) {
-  let p = 0;
-  while (p + 4 <= extra.length) {
-    const id = extra.readUInt16LE(p);
-    const length = extra.readUInt16LE(p + 2);
-    if (id === 0x0001) {
-      let q = p + 4;
-      const next = () => {
-        if (q + 8 > p + 4 + length) throw new ArchiveUnreadableError('corrupt zip64 extra field');
-        const value = safeNumber(extra.readBigUInt64LE(q));
-        q += 8;
-        return value;
-      };
-      if (size === 0xffffffff) size = next();
-      if (compressedSize === 0xffffffff) compressedSize = next();
-      if (localOffset === 0xffffffff) localOffset = next();
-    }
-    p += 4 + length;
-  }
-  return { size, compressedSize, localOffset };
-}
-
-function safeNumber(value: bigint): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ArchiveUnreadableError('zip offsets out of range');
-  return Number(value);
-}
-
-/** Returns where the entry's data begins, past its local header (whose lengths may differ from the central one). */
-async function dataOffset(fh: FileHandle, entry: CentralEntry): Promise<number> {
-  const header = await readAt(fh, entry.localOffset, LOCAL_HEADER_SIZE);
-  if (header.readUInt32LE(0) !== LOCAL_SIGNATURE) throw new ArchiveUnreadableError(`entry "${entry.name}" has no local header`);
-  return entry.localOffset + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
-}
-
-/** Entries sharing bytes are the trick behind non-recursive zip bombs; honest archives never overlap. */
-function checkNoOverlap(entries: CentralEntry[], fileSize: number): void {
-  const ranges = entries.filter((e) => !e.isDirectory).sort((a, b) => a.localOffset - b.localOffset);
-  let end = 0;
-  for (const entry of ranges) {
-    if (entry.localOffset < end) throw new ArchiveUnreadableError(`entry "${entry.name}" overlaps another entry`);
-    end = entry.localOffset + entry.compressedSize;
-    if (end > fileSize) throw new ArchiveUnreadableError(`entry "${entry.name}" runs past the end of the archive`);
+/**
+ * The entry count the end-of-central-directory record declares, read from the same record unzipper
+ * will use. unzipper parses every central record before returning any (about 1.5 KiB of memory per
+ * 46-byte record: a 100 MB directory of empty records would cost gigabytes), so the count limit
+ * must be applied before unzipper starts. Anything malformed is left for unzipper to refuse.
+ */
+async function declaredEntryCount(source: TrackedFile): Promise<number> {
+  const size = await source.size().catch((err: Error) => {
+    throw new ArchiveUnreadableError(`cannot read the archive: ${err.message}`);
+  });
+  const fh = await open(source.path, 'r');
+  try {
+    const tailStart = Math.max(0, size - TAIL_BYTES);
+    const tail = await readAt(fh, tailStart, size - tailStart);
+    const at = tail.indexOf(EOCD_SIGNATURE);
+    if (at < 0 || at + EOCD_SIZE > tail.length) return 0;
+    const count = tail.readUInt16LE(at + 10);
+    const zip64 = tail.readUInt16LE(at + 4) === 0xffff || count === 0xffff || tail.readUInt32LE(at + 16) === 0xffffffff;
+    if (!zip64) return count;
+    const locatorAt = tailStart + at - ZIP64_LOCATOR_SIZE;
+    if (locatorAt < 0) return 0;
+    const locator = await readAt(fh, locatorAt, ZIP64_LOCATOR_SIZE);
+    const record = await readAt(fh, Number(locator.readBigUInt64LE(8)), ZIP64_EOCD_SIZE);
+    return Number(record.readBigUInt64LE(32));
+  } finally {
+    await fh.close();
   }
 }
 
-async function* inflateEntry(file: string, entry: CentralEntry, limits: ArchiveLimits): AsyncGenerator<Buffer> {
-  if (entry.compressedSize === 0) {
-    if (entry.size !== 0) throw new ArchiveUnreadableError(`entry "${entry.name}" is truncated`);
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = position + length <= Number.MAX_SAFE_INTEGER ? await fh.read(buf, 0, length, position) : { bytesRead: 0 };
+  if (bytesRead !== length) throw new ArchiveUnreadableError('zip is truncated');
+  return buf;
+}
+
+/**
+ * Inflates one entry, never yielding more than its declared size. Every declared size has passed
+ * the per-entry, total and ratio limits, so bounding each entry by its declaration bounds the real
+ * bytes by the limits too. That bound is also why entries that share bytes (the trick of
+ * non-recursive zip bombs) need no separate check: however entries overlap, none can yield more
+ * than it declared.
+ */
+async function* inflateEntry(source: TrackedFile, entry: CheckedEntry): AsyncGenerator<Buffer> {
+  const { name, file } = entry;
+  const declared = file.uncompressedSize;
+  // unzipper reads the local header's sizes when the central directory declares no compressed
+  // bytes; an entry that declares none has nothing to inflate, so it is never opened.
+  if (file.compressedSize === 0) {
+    if (declared !== 0) throw new ArchiveUnreadableError(`entry "${name}" is truncated`);
     return;
   }
-  const raw = createReadStream(file, { start: entry.localOffset, end: entry.localOffset + entry.compressedSize - 1 });
-  const source = entry.method === 8 ? raw.pipe(createInflateRaw()) : raw;
+  const stream = file.stream();
+  source.reportErrorsTo((err) => stream.destroy(err));
   let count = 0;
   let crc = 0;
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
       count += chunk.length;
-      if (count > entry.size) throw new ArchiveTooLargeError(`entry "${entry.name}" inflates past its declared ${entry.size} bytes`);
+      if (count > declared) throw new ArchiveTooLargeError(`entry "${name}" inflates past its declared ${declared} bytes`);
       crc = crc32(chunk, crc);
       yield chunk;
     }
   } catch (err) {
     if (err instanceof Error && !(err instanceof ArchiveError)) {
-      throw new ArchiveUnreadableError(`entry "${entry.name}" cannot be inflated: ${err.message}`);
+      throw new ArchiveUnreadableError(`entry "${name}" cannot be read: ${err.message}`);
     }
     throw err;
   } finally {
-    raw.destroy();
-    source.destroy();
+    stream.destroy();
+    source.closeAll();
   }
-  if (count !== entry.size) throw new ArchiveUnreadableError(`entry "${entry.name}" is ${count} bytes, not the declared ${entry.size}`);
-  if (crc !== entry.crc) throw new ArchiveUnreadableError(`entry "${entry.name}" fails its CRC check`);
+  if (count !== declared) throw new ArchiveUnreadableError(`entry "${name}" is ${count} bytes, not the declared ${declared}`);
+  if (crc !== file.crc32) throw new ArchiveUnreadableError(`entry "${name}" fails its CRC check`);
 }
