@@ -5,24 +5,26 @@ import { processTree } from '../../scripts/demo/processes.mjs';
  * Resident memory of a process and all its descendants (the server and its worker processes):
  * the sum of VmRSS over the tree.
  * @param {number} rootPid
- * @returns {Promise<{ bytes: number, pids: number[] }>}
+ * @returns {Promise<{ bytes: number, byPid: Record<number, number> }>}
  */
 export async function treeRss(rootPid) {
   let bytes = 0;
-  const alive = [];
+  /** @type {Record<number, number>} */
+  const byPid = {};
   for (const pid of processTree(rootPid)) {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
     if (!m) continue;
-    bytes += Number(m[1]) * 1024;
-    alive.push(pid);
+    byPid[pid] = Number(m[1]) * 1024;
+    bytes += byPid[pid];
   }
-  return { bytes, pids: alive };
+  return { bytes, byPid };
 }
 
 /**
- * Samples the tree's RSS every `intervalMs` until stopped; `mark(label)` records the current value
- * under a name (e.g. after warm-up, at the end) so flatness can be judged on the same series.
+ * Samples the tree's RSS every `intervalMs` until stopped; `mark(label)` records the current value,
+ * in total and per process, under a name (e.g. after warm-up, at the end) so flatness can be judged
+ * on the same series and any growth put on the process that grew.
  * @param {number} rootPid
  * @param {number} [intervalMs]
  */
@@ -31,6 +33,8 @@ export function sampleRss(rootPid, intervalMs = 200) {
   const series = [];
   /** @type {Record<string, number>} */
   const marks = {};
+  /** @type {Record<string, Record<number, number>>} */
+  const marksByPid = {};
   const t0 = Date.now();
   let stopped = false;
   const tick = async () => {
@@ -43,15 +47,16 @@ export function sampleRss(rootPid, intervalMs = 200) {
   const loop = tick();
   return {
     async mark(/** @type {string} */ label) {
-      const { bytes } = await treeRss(rootPid);
+      const { bytes, byPid } = await treeRss(rootPid);
       marks[label] = bytes;
+      marksByPid[label] = byPid;
       return bytes;
     },
     async stop() {
       stopped = true;
       await loop;
       const peak = series.reduce((m, s) => Math.max(m, s.bytes), 0);
-      return { peakBytes: Math.max(peak, ...Object.values(marks)), marks, samples: series.length };
+      return { peakBytes: Math.max(peak, ...Object.values(marks)), marks, marksByPid, samples: series.length };
     },
   };
 }

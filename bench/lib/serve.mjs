@@ -105,7 +105,20 @@ export async function serveAndLoad(o) {
         requests: o.requests,
         concurrency: o.concurrency,
         meanBatchSize,
-        rss: { peakBytes: sampled.peakBytes, afterWarmupBytes, endBytes, growth: endBytes / afterWarmupBytes - 1, processes },
+        rss: {
+          peakBytes: sampled.peakBytes,
+          afterWarmupBytes,
+          endBytes,
+          growth: endBytes / afterWarmupBytes - 1,
+          processes,
+          /** Per process, server first: RSS after warm-up and at the end. */
+          byProcess: pids.map((pid, i) => ({
+            pid,
+            role: i === 0 ? 'server' : 'worker',
+            afterWarmupBytes: sampled.marksByPid.afterWarmup?.[pid] ?? 0,
+            endBytes: sampled.marksByPid.end?.[pid] ?? 0,
+          })),
+        },
         settings: { workers: o.workers, intraOpThreads: o.threads, batchSize: o.batchSize, maxBatchDelayMs: o.maxBatchDelayMs },
       },
     };

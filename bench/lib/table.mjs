@@ -57,7 +57,11 @@ export function resultRows(results) {
     row('2g. peak RSS, server + workers', (m) => `${mib(m.server.rss.peakBytes)} (${m.server.rss.processes} processes)`),
     row(
       '2h. RSS growth, after warm-up → end',
-      (m) => `${mib(m.server.rss.afterWarmupBytes)} → ${mib(m.server.rss.endBytes)} (${pct(m.server.rss.growth)})${mark(m.server.rss.growth <= 0.05)}`,
+      (m) => {
+        const r = m.server.rss;
+        const each = (r.byProcess ?? []).map((/** @type {any} */ p) => `${p.role} ${pct(p.endBytes / p.afterWarmupBytes - 1)}`).join(', ');
+        return `${mib(r.afterWarmupBytes)} → ${mib(r.endBytes)} (${pct(r.growth)})${mark(r.growth <= 0.05)}${each ? `; ${each}` : ''}`;
+      },
       '≤ +5 %',
     ),
     row(
