@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -20,7 +20,9 @@ interface Run {
 
 function run(args: string[], cwd: string): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Each test gets its own type-check cache, so no test is vouched for by another's record.
+    const env = { ...process.env, XDG_CACHE_HOME: scratch.path('cache') };
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -143,6 +145,25 @@ describe('model-archiver refuses bad input and writes nothing', () => {
   it('names the file, line and problem of a type error', async () => {
     await handlerDir({ 'h.ts': 'export function handle(data: string[]): number[] {\n  return data;\n}\n' });
     await expectFailure(archive('src/h.ts'), /h\.ts:2:3 Type 'string\[\]' is not assignable to type 'number\[\]'/);
+  });
+
+  it('checks a handler again once a local import changes, though an earlier check passed and was cached', async () => {
+    await handlerDir({
+      'h.ts': "import { double } from './helper.ts';\nexport function handle(data: number[]): number[] {\n  return data.map(double);\n}\n",
+      'helper.ts': 'export function double(n: number): number {\n  return n * 2;\n}\n',
+    });
+    const first = await run(archive('src/h.ts'), scratch.dir);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect((await readdir(scratch.path('cache/nodeserve/typecheck'))).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    const archived = await readFile(scratch.path('out/m.mar'));
+
+    await writeFile(scratch.path('src/helper.ts'), 'export function double(n: number): string {\n  return n * 2;\n}\n');
+    const second = await run(archive('src/h.ts', ['--force']), scratch.dir);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/helper\.ts:2:3 Type 'number' is not assignable to type 'string'/);
+    // The failed run left the earlier archive as it was.
+    expect((await readFile(scratch.path('out/m.mar'))).equals(archived)).toBe(true);
   });
 
   it('reports a local import that does not exist', async () => {

@@ -1,8 +1,6 @@
 import { builtinModules } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { build, type Message } from 'esbuild';
-import ts from 'typescript';
 import { ArchiveBuildError } from '../errors.js';
 
 /**
@@ -23,53 +21,6 @@ export interface CompiledHandler {
   code: Buffer;
   map: Buffer;
   exports: string[];
-}
-
-function ancestors(dir: string): string[] {
-  const up = dirname(dir);
-  return up === dir ? [dir] : [dir, ...ancestors(up)];
-}
-
-/** `node_modules/@types` folders above the handler, then above the working directory, as tsc would look. */
-function typeRootsFor(file: string): string[] {
-  const dirs = new Set([...ancestors(dirname(file)), ...ancestors(process.cwd())]);
-  return [...dirs].map((d) => join(d, 'node_modules', '@types')).filter((d) => existsSync(d));
-}
-
-/** Strict type check of a TypeScript handler and everything it imports locally; `file:line:col message` per problem. */
-export function typeCheckHandler(file: string): void {
-  if (!/\.m?ts$/.test(file)) return;
-  const typeRoots = typeRootsFor(file);
-  // Only Node's own types: other @types packages in a monorepo (jest, say) would leak globals into the check.
-  const types = typeRoots.some((root) => existsSync(join(root, 'node'))) ? ['node'] : [];
-  const program = ts.createProgram([file], {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ['lib.es2023.d.ts'],
-    allowImportingTsExtensions: true,
-    esModuleInterop: true,
-    resolveJsonModule: true,
-    isolatedModules: true,
-    skipLibCheck: true,
-    typeRoots,
-    types,
-  });
-  const problems = ts
-    .getPreEmitDiagnostics(program)
-    .filter((d) => d.category === ts.DiagnosticCategory.Error)
-    .filter((d) => !d.file || (!d.file.isDeclarationFile && !d.file.fileName.includes('/node_modules/')))
-    .map((d) => {
-      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-      if (!d.file || d.start === undefined) return text;
-      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${relative(process.cwd(), d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
-    });
-  if (problems.length > 0) {
-    throw new ArchiveBuildError('HandlerTypeError', `handler does not type-check:\n${problems.slice(0, 20).join('\n')}`);
-  }
 }
 
 function formatMessage(m: Message): string {

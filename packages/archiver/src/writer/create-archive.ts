@@ -9,7 +9,8 @@ import { readModelConfig } from './config-file.js';
 import { ManifestSchema, MANIFEST_PATH, ModelNameSchema, ModelVersionSchema, type Manifest } from '../manifest/schema.js';
 import type { ModelConfig } from '../manifest/model-config.js';
 import { ARCHIVER_VERSION } from '../version.js';
-import { BUNDLE_MAP_PATH, BUNDLE_PATH, bundleHandler, typeCheckHandler } from './compile-handler.js';
+import { BUNDLE_MAP_PATH, BUNDLE_PATH, bundleHandler } from './compile-handler.js';
+import { typeCheckHandler } from './type-check.js';
 import { shouldStore } from './compression.js';
 import { emitDirectory, emitTgz, emitZip, type ArchiveItem } from './emit.js';
 import { resolveHandlerSpec } from './handler-spec.js';
@@ -135,7 +136,7 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
     throw new ArchiveBuildError('OutputExists', `${target} already exists; use --force to overwrite it`);
   }
 
-  typeCheckHandler(handler.file);
+  await typeCheckHandler(handler.file);
   const archiveRoot = handler.file.slice(0, handler.file.length - handlerInput.archivePath.length - 1);
   const bundle = await bundleHandler(handler.file, archiveRoot, handler.exportName);
 
