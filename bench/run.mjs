@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runAb } from './lib/ab.mjs';
 import { measureArchiveCost } from './lib/archive-cost.mjs';
 import { startBareEcho } from './lib/bare-echo-process.mjs';
-import { sweepCeiling } from './lib/ceiling.mjs';
+import { measureThroughput, sweepCeiling } from './lib/ceiling.mjs';
 import { replaceResultsSection } from './lib/doc-section.mjs';
 import { describeHardware, hardwareLine } from './lib/hardware.mjs';
 import { resolveModels } from './lib/models.mjs';
@@ -57,6 +57,10 @@ const dropScratch = (/** @type {string} */ dir) => {
   scratch.delete(dir);
   rmSync(dir, { recursive: true, force: true });
 };
+// A failed run still removes its scratch directories (serveAndLoad has already stopped its server).
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 let interrupted = false;
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.on(signal, async () => {
@@ -118,6 +122,14 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     log,
   });
   dropScratch(workdir);
+  // The ceiling is a best case: measure its point again now and keep the better, so load from
+  // elsewhere during the first measurement cannot lower the bar the server is held to.
+  const again = await measureThroughput({ modelPath: model.path, workers: best.workers, threads: best.threads, batch: best.batch, durationMs: opts.sweepMs, mode: 'pipeline', jpegPath: BODY, preprocessModule: PREPROCESS });
+  point('pipeline, again after the server run:')(again);
+  if (again.imagesPerSec > best.imagesPerSec) {
+    pipeline.best = again;
+    pipeline.points.push(again);
+  }
   const entry = {
     id: model.id,
     label: model.label,
@@ -128,7 +140,7 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     coldStartMs: served.coldStartMs,
     coldStartPhases: served.coldStartPhases,
     server: served.server,
-    ratio: served.server.requestsPerSec / best.imagesPerSec,
+    ratio: served.server.requestsPerSec / pipeline.best.imagesPerSec,
   };
   results.models.push(entry);
   writeFileSync(join(outDir, `${model.id}.json`), `${JSON.stringify({ hardware, ...entry }, null, 2)}\n`);

@@ -50,6 +50,10 @@ parentPort?.once('message', async (/** @type {{ deadline: number }} */ msg) => {
     await runBatch();
     images += job.batch;
   }
-  parentPort?.postMessage({ type: 'done', images, finishedAt: Date.now() });
+  const finishedAt = Date.now();
+  // Released before reporting: the parent lets this thread end on its own, since terminating a
+  // thread while ONNX Runtime tears a session down aborts the whole process.
   await session.release();
+  parentPort?.postMessage({ type: 'done', images, finishedAt });
+  parentPort?.close();
 });

@@ -26,6 +26,7 @@ export async function measureThroughput(o) {
         },
       }),
   );
+  const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   try {
     await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
     const start = Date.now();
@@ -36,6 +37,9 @@ export async function measureThroughput(o) {
     const seconds = (Math.max(...results.map((r) => r.finishedAt)) - start) / 1000;
     return { imagesPerSec: images / seconds, images, seconds, workers: o.workers, threads: o.threads, batch: o.batch };
   } finally {
+    // Threads end by themselves once their session is released; only a stuck one is terminated.
+    const timeout = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    await Promise.race([Promise.all(exited), timeout]);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
