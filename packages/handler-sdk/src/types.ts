@@ -53,6 +53,7 @@ export interface RequestInput {
  * What a handler returns for one request:
  * - any JSON-serialisable value (sent as `application/json`),
  * - a `Uint8Array`/`Buffer` (sent as bytes, `application/octet-stream`),
+ * - a `BytesResponse` (sent as bytes with its own content type; `bytesResponse()` builds one),
  * - a `TensorResponse` (sent as v2 outputs on the v2 API, as JSON tensors on `/predictions`),
  * - an `Error` (ideally a `HandlerError`): only this request fails, with that error's status.
  */
@@ -63,6 +64,13 @@ export interface TensorResponse {
   readonly kind: 'tensors';
   outputs: NamedTensor[];
   parameters?: Record<string, unknown>;
+}
+
+/** Bytes with their content type (an image, audio, a CSV…); `bytesResponse()` builds one. */
+export interface BytesResponse {
+  readonly kind: 'bytes';
+  data: Uint8Array;
+  contentType: string;
 }
 
 export interface Logger {
@@ -90,6 +98,11 @@ export interface SystemProperties {
   batchSize: number;
   serverName: string;
   serverVersion: string;
+  /**
+   * A directory the server keeps for this model version outside the archive, across restarts, for
+   * caches such as ONNX Runtime's optimised graph. Absent: nothing is cached.
+   */
+  cacheDir?: string;
 }
 
 export interface Context {

@@ -33,6 +33,8 @@ export function modelFixture(options: {
   serializedFile?: string | null;
   config?: ModelConfig;
   gpuId?: number | null;
+  /** The server's per-model cache directory, if the test gives one. */
+  cacheDir?: string;
 } = {}): RecordingContext {
   const modelDir = mkdtempSync(join(tmpdir(), 'handler-sdk-'));
   for (const file of [MOBILENET, ...(options.extraFiles ?? ['index_to_name.json'])]) symlinkSync(join(SHARED_MODELS, file), join(modelDir, file));
@@ -65,6 +67,7 @@ export function modelFixture(options: {
   };
   const context = createContext({
     modelDir, manifest, config, gpuId: options.gpuId ?? null, serverName: 'nodeserve', serverVersion: '0.1.0', logger, metrics,
+    ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
   });
   return { context, logs, observed, modelDir, cleanup: () => rmSync(modelDir, { recursive: true, force: true }) };
 }

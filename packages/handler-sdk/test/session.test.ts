@@ -1,8 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { env } from 'onnxruntime-node';
 import { createSession, GpuUnavailableError, ModelError, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
 import { MOBILENET, modelFixture, type RecordingContext } from './fixture.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 // This machine has no GPU, no CUDA provider files and no Vulkan driver: every GPU provider fails.
 describe('createSession', () => {
@@ -54,16 +57,59 @@ describe('createSession', () => {
     expect(fixture.logs.some((l) => l.level === 'warn')).toBe(false);
   });
 
-  it('caches the optimised graph next to the model and loads it on the next start', async () => {
-    fixture = modelFixture({ config: { cacheOptimizedModel: true, graphOptimizationLevel: 'extended', intraOpNumThreads: 1 } });
-    const model = resolveModelFile(fixture.context);
-    const cache = optimizedModelPath(model, 'cpu', 'extended');
-    await createSession(model, fixture.context);
-    expect(existsSync(cache)).toBe(true);
-    expect(readdirSync(fixture.modelDir).filter((f) => f.endsWith('.partial'))).toEqual([]);
-    const again = await createSession(model, fixture.context);
-    expect(again.session.outputNames).toEqual(['output']);
-    expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'loading the cached optimised model graph' }));
+  it('caches the optimised graph only in the server\'s cacheDir, keyed by model sha256, ORT version, provider and level, and reuses it', async () => {
+    const cacheDir = join(mkdtempSync(join(tmpdir(), 'handler-sdk-cache-')), 'mobilenet', '1.0');
+    try {
+      fixture = modelFixture({ cacheDir, config: { cacheOptimizedModel: true, graphOptimizationLevel: 'extended', intraOpNumThreads: 1 } });
+      const archive = readdirSync(fixture.modelDir).sort();
+      const model = resolveModelFile(fixture.context);
+      const sha256 = createHash('sha256').update(readFileSync(model)).digest('hex');
+      const cache = optimizedModelPath(cacheDir, sha256, 'cpu', 'extended');
+      expect(cache).toBe(join(cacheDir, `${sha256}.ort-${env.versions.common}.cpu.extended.optimized.onnx`));
+
+      await createSession(model, fixture.context);
+      expect(readdirSync(fixture.modelDir).sort()).toEqual(archive);
+      expect(readdirSync(cacheDir)).toEqual([basename(cache)]);
+      expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+      expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'cached the optimised model graph', fields: { path: cache } }));
+
+      // A later worker (or the next server start) builds a new context over the same directories.
+      fixture.logs.length = 0;
+      const again = await createSession(model, fixture.context);
+      expect(again.session.outputNames).toEqual(['output']);
+      expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'loaded the cached optimised model graph', fields: { path: cache } }));
+      expect(fixture.logs.some((l) => l.msg === 'cached the optimised model graph')).toBe(false);
+      expect(readdirSync(fixture.modelDir).sort()).toEqual(archive);
+    } finally {
+      rmSync(join(cacheDir, '../..'), { recursive: true, force: true });
+    }
+  });
+
+  it('replaces a cached graph that does not load by optimising the model again', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'handler-sdk-cache-'));
+    try {
+      fixture = modelFixture({ cacheDir, config: { cacheOptimizedModel: true } });
+      const model = resolveModelFile(fixture.context);
+      const sha256 = createHash('sha256').update(readFileSync(model)).digest('hex');
+      const cache = optimizedModelPath(cacheDir, sha256, 'cpu', 'all');
+      writeFileSync(cache, 'not an onnx graph');
+      const { session } = await createSession(model, fixture.context);
+      expect(session.inputNames).toEqual(['input']);
+      expect(fixture.logs.map((l) => l.msg)).toEqual(expect.arrayContaining([
+        'the cached optimised model graph did not load; optimising the model again', 'cached the optimised model graph',
+      ]));
+      expect(statSync(cache).size).toBeGreaterThan(1000);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('caches nothing without a cacheDir, even when the config asks for it', async () => {
+    fixture = modelFixture({ config: { cacheOptimizedModel: true } });
+    const archive = readdirSync(fixture.modelDir).sort();
+    await createSession(resolveModelFile(fixture.context), fixture.context);
+    expect(readdirSync(fixture.modelDir).sort()).toEqual(archive);
+    expect(fixture.logs.some((l) => /cached/.test(l.msg))).toBe(false);
   });
 
   it('finds the only .onnx file when the manifest names none, and refuses a missing model with ModelError', async () => {

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { ManifestSchema, ModelConfigSchema, type Manifest, type ModelConfig } from '@nodeserve/archiver';
 import type { z } from 'zod';
 import { ModelError } from '../errors.js';
@@ -15,6 +16,8 @@ export interface CreateContextOptions {
   batchSize?: number;
   serverName: string;
   serverVersion: string;
+  /** The server's per-model cache directory, outside the archive; without one nothing is cached. */
+  cacheDir?: string;
   logger: Logger;
   metrics: MetricsRecorder;
 }
@@ -37,6 +40,7 @@ export function createContext(options: CreateContextOptions): Context {
   if (gpuId !== null && (!Number.isInteger(gpuId) || gpuId < 0)) throw new ModelError(`invalid gpuId ${gpuId}: expected a non-negative integer or null`);
   const batchSize = options.batchSize ?? config.data.batchSize ?? 1;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModelError(`invalid batchSize ${batchSize}: expected a positive integer`);
+  if (options.cacheDir !== undefined && !isAbsolute(options.cacheDir)) throw new ModelError(`invalid cacheDir ${options.cacheDir}: expected an absolute path`);
   return {
     systemProperties: {
       modelDir: options.modelDir,
@@ -44,6 +48,7 @@ export function createContext(options: CreateContextOptions): Context {
       batchSize,
       serverName: options.serverName,
       serverVersion: options.serverVersion,
+      ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
     },
     manifest: manifest.data,
     modelName: manifest.data.model.modelName,

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { InferenceSession } from 'onnxruntime-node';
 import { GpuUnavailableError, ModelError } from '../errors.js';
 import type { Context } from '../types.js';
-import { createAndCache, freshCache, optimizedModelPath } from './optimized-model-cache.js';
-import { sessionOptions } from './session-options.js';
+import { createAndCache, fileSha256, optimizedModelPath } from './optimized-model-cache.js';
+import { quietOrtLogging, sessionOptions } from './session-options.js';
 
 export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
 
@@ -17,13 +18,32 @@ function providerOption(provider: ExecutionProvider, gpuId: number): InferenceSe
   return provider === 'cuda' ? { name: 'cuda', deviceId: gpuId } : provider;
 }
 
-async function createOn(modelPath: string, provider: ExecutionProvider, gpuId: number, context: Context): Promise<InferenceSession> {
+/** The model file and its sha256, hashed at most once however many providers are tried. */
+interface ModelFile {
+  path: string;
+  sha256(): Promise<string>;
+}
+
+function modelFile(path: string): ModelFile {
+  let digest: Promise<string> | undefined;
+  return { path, sha256: () => (digest ??= fileSha256(path)) };
+}
+
+async function createOn(model: ModelFile, provider: ExecutionProvider, gpuId: number, context: Context): Promise<InferenceSession> {
+  const modelPath = model.path;
   const options = { ...sessionOptions(context.config), executionProviders: [providerOption(provider, gpuId)] };
-  if (context.config.cacheOptimizedModel !== true) return InferenceSession.create(modelPath, options);
-  const cachePath = optimizedModelPath(modelPath, provider, options.graphOptimizationLevel ?? 'all');
-  if (freshCache(modelPath, cachePath)) {
-    context.logger.info('loading the cached optimised model graph', { path: cachePath });
-    return InferenceSession.create(cachePath, { ...options, graphOptimizationLevel: 'disabled' });
+  const { cacheDir } = context.systemProperties;
+  if (context.config.cacheOptimizedModel !== true || cacheDir === undefined) return InferenceSession.create(modelPath, options);
+  const cachePath = optimizedModelPath(cacheDir, await model.sha256(), provider, options.graphOptimizationLevel ?? 'all');
+  if (existsSync(cachePath)) {
+    try {
+      const session = await InferenceSession.create(cachePath, { ...options, graphOptimizationLevel: 'disabled' });
+      context.logger.info('loaded the cached optimised model graph', { path: cachePath });
+      return session;
+    } catch (error) {
+      // Optimising the model again rewrites the cache in place.
+      context.logger.warn('the cached optimised model graph did not load; optimising the model again', { path: cachePath, reason: reasonOf(error) });
+    }
   }
   return createAndCache((path, o) => InferenceSession.create(path, o), modelPath, cachePath, options, context.logger);
 }
@@ -52,12 +72,14 @@ function wantedGpu(context: Context): number | null {
  */
 export async function createSession(modelPath: string, context: Context): Promise<LoadedSession> {
   const { logger } = context;
+  quietOrtLogging();
+  const model = modelFile(modelPath);
   const gpuId = wantedGpu(context);
   if (gpuId !== null) {
     const tried: Array<{ provider: string; reason: string }> = [];
     for (const provider of context.config.gpuExecutionProviders ?? ['cuda', 'webgpu']) {
       try {
-        const session = await createOn(modelPath, provider, gpuId, context);
+        const session = await createOn(model, provider, gpuId, context);
         logger.info(`ONNX Runtime session runs on ${provider}`, { provider, gpuId, model: modelPath });
         return { session, provider };
       } catch (error) {
@@ -71,7 +93,7 @@ export async function createSession(modelPath: string, context: Context): Promis
     logger.warn(`falling back to CPU: ${unavailable.message}`, { provider: 'cpu', gpuId, tried });
   }
   try {
-    const session = await createOn(modelPath, 'cpu', 0, context);
+    const session = await createOn(model, 'cpu', 0, context);
     logger.info('ONNX Runtime session runs on cpu', { provider: 'cpu', model: modelPath });
     return { session, provider: 'cpu' };
   } catch (error) {

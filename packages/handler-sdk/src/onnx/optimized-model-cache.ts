@@ -1,25 +1,30 @@
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import type { InferenceSession } from 'onnxruntime-node';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { env, type InferenceSession } from 'onnxruntime-node';
 import type { Logger } from '../types.js';
 
-/**
- * Where the optimised graph of `modelPath` is cached. The name carries the provider and optimisation
- * level because ORT's saved graph holds provider- and level-specific rewrites.
- */
-export function optimizedModelPath(modelPath: string, provider: string, level: string): string {
-  return join(dirname(modelPath), `.${basename(modelPath)}.${provider}.${level}.optimized.onnx`);
+/** The sha256 of a file, streamed: model files run to hundreds of megabytes. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
-/** A cached graph is used only while it is newer than the model it came from. */
-export function freshCache(modelPath: string, cachePath: string): boolean {
-  return existsSync(cachePath) && statSync(cachePath).mtimeMs >= statSync(modelPath).mtimeMs;
+/**
+ * Where the optimised graph of a model is cached inside the server's per-model `cacheDir` (never in
+ * the archive, which the server verifies against its manifest and may hold read-only). The key is
+ * everything the saved graph depends on: the model's bytes, the ONNX Runtime version that optimised
+ * it, and the provider and level, since the graph holds provider- and level-specific rewrites.
+ */
+export function optimizedModelPath(cacheDir: string, modelSha256: string, provider: string, level: string): string {
+  return join(cacheDir, `${modelSha256}.ort-${env.versions.common}.${provider}.${level}.optimized.onnx`);
 }
 
 /**
  * Creates a session that also writes its optimised graph to `cachePath`. ORT writes the file while
  * the session is created; writing under a per-process name and renaming keeps workers that start
- * together from reading each other's half-written file.
+ * together from reading each other's half-written file, so a graph at `cachePath` is always whole.
  */
 export async function createAndCache(
   create: (path: string, options: InferenceSession.SessionOptions) => Promise<InferenceSession>,
@@ -29,7 +34,19 @@ export async function createAndCache(
   logger: Logger,
 ): Promise<InferenceSession> {
   const partial = `${cachePath}.${process.pid}.partial`;
-  const session = await create(modelPath, { ...options, optimizedModelFilePath: partial });
+  try {
+    mkdirSync(dirname(cachePath), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    logger.warn('could not create the model cache directory; not caching the optimised graph', { path: cachePath, error: String(error) });
+    return create(modelPath, options);
+  }
+  let session: InferenceSession;
+  try {
+    session = await create(modelPath, { ...options, optimizedModelFilePath: partial });
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
   try {
     renameSync(partial, cachePath);
     logger.info('cached the optimised model graph', { path: cachePath });

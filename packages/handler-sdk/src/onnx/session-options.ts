@@ -1,14 +1,28 @@
 import type { ModelConfig } from '@nodeserve/archiver';
-import type { InferenceSession } from 'onnxruntime-node';
+import { env, type InferenceSession } from 'onnxruntime-node';
 
 /** Thread counts and graph optimisation from the model config; ONNX Runtime's defaults for what it leaves out. */
 export function sessionOptions(config: ModelConfig): InferenceSession.SessionOptions {
   const options: InferenceSession.SessionOptions = {
     graphOptimizationLevel: config.graphOptimizationLevel ?? 'all',
-    // Failed provider attempts are reported through our own logger and errors, not ORT's stderr noise.
+    // The session's own logger prints only errors: no warnings such as nodes left to the CPU by a GPU provider.
+    // It does not cover provider library loading, which goes through the process-wide logger (quietOrtLogging).
     logSeverityLevel: 3,
   };
   if (config.intraOpNumThreads !== undefined) options.intraOpNumThreads = config.intraOpNumThreads;
   if (config.interOpNumThreads !== undefined) options.interOpNumThreads = config.interOpNumThreads;
   return options;
+}
+
+/**
+ * Probing a GPU provider whose libraries are missing makes ONNX Runtime's process-wide logger print
+ * `[E:onnxruntime:…, provider_bridge_ort.cc…] Failed to load library …` to stderr, although the
+ * session creation also throws. The SDK reports each failed provider itself (the context's logger,
+ * `GpuUnavailableError`), so it raises the process-wide level to `fatal`. ONNX Runtime reads the level
+ * once, when the process creates its first session, so this must run before that; a handler that set
+ * `env.logLevel` to anything but the default `warning` keeps its choice. Not silenced: WebGPU's Dawn
+ * prints its own "Couldn't load Vulkan" warning to stderr when no Vulkan driver is installed.
+ */
+export function quietOrtLogging(): void {
+  if (env.logLevel === 'warning') env.logLevel = 'fatal';
 }
