@@ -1,7 +1,9 @@
 /**
  * Errors a handler raises. Each has a stable `code` that clients match on and the HTTP `status` it
- * maps to; the server turns any of them into `{"code", "type", "message"}` in one place. The worker
- * carries `code`, `status`, `name`, `message` and `stack` across the process boundary.
+ * maps to. Codes name what happened (`InvalidInput`, `ImageUnreadable`) and never end in "Error",
+ * like the server's own (`ModelNotFound`, `QueueFull`). The server turns any of them into
+ * `{"code", "type", "message"}` in one place. The worker carries `code`, `status`, `name`,
+ * `message` and `stack` across the process boundary.
  */
 export class HandlerError extends Error {
   readonly code: string;
@@ -25,14 +27,14 @@ export class InvalidInputError extends HandlerError {
 /** The model failed on valid input, or could not be loaded: 500. */
 export class ModelError extends HandlerError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('ModelError', 500, message, options);
+    super('ModelFailed', 500, message, options);
   }
 }
 
 /** The body is not a decodable image (empty, another format, truncated, corrupt): 400. */
 export class ImageDecodeError extends HandlerError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('ImageDecodeError', 400, message, options);
+    super('ImageUnreadable', 400, message, options);
   }
 }
 

@@ -13,6 +13,7 @@ export { loadLabels, LABEL_FILES } from './labels/load-labels.js';
 export { softmax } from './classification/softmax.js';
 export { topK, labelled, type ClassScore } from './classification/top-k.js';
 export { tensorResponse, namedTensor, isTensorResponse } from './tensors/tensor-response.js';
+export { bytesResponse, isBytesResponse } from './tensors/bytes-response.js';
 export { concatBatch, splitBatch } from './tensors/batch.js';
 export { BaseHandler, type Batch, type ModelOutputs } from './handlers/base-handler.js';
 export { VisionHandler } from './handlers/vision-handler.js';

@@ -115,7 +115,7 @@ describe('BaseHandler', () => {
     const tensor = await imageTensor('kitten.jpg');
     const results = await handler.handle([request(new Uint8Array(0), { tensors: [tensor] }), request(new Uint8Array(0))]);
     expect(results[0]).toBeInstanceOf(ModelError);
-    expect((results[0] as ModelError).status).toBe(500);
+    expect([(results[0] as ModelError).status, (results[0] as ModelError).code]).toEqual([500, 'ModelFailed']);
     expect((results[0] as Error).message).toMatch(/inference failed: out of memory/);
     expect((results[1] as HandlerError).code).toBe('InvalidInput');
     expect(fixture.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'batch failed' }));

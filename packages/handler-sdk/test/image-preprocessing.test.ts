@@ -108,11 +108,11 @@ describe('image preprocessing', () => {
     bomb.writeUInt32BE(20_000, 16);
     bomb.writeUInt32BE(20_000, 20);
     const cases: Array<[Uint8Array, string, RegExp]> = [
-      [new Uint8Array(0), 'ImageDecodeError', /empty/],
-      [new TextEncoder().encode('{"not": "an image"}'), 'ImageDecodeError', /not an image: expected JPEG, PNG, WebP, GIF or BMP/],
-      [kitten.subarray(0, 200), 'ImageDecodeError', /truncated/],
-      [kitten.subarray(0, 50_000), 'ImageDecodeError', /corrupt or truncated/],
-      [png.subarray(0, png.length >> 1), 'ImageDecodeError', /corrupt or truncated/],
+      [new Uint8Array(0), 'ImageUnreadable', /empty/],
+      [new TextEncoder().encode('{"not": "an image"}'), 'ImageUnreadable', /not an image: expected JPEG, PNG, WebP, GIF or BMP/],
+      [kitten.subarray(0, 200), 'ImageUnreadable', /truncated/],
+      [kitten.subarray(0, 50_000), 'ImageUnreadable', /corrupt or truncated/],
+      [png.subarray(0, png.length >> 1), 'ImageUnreadable', /corrupt or truncated/],
       [bomb, 'ImageTooLarge', /20000x20000 \(400000000 pixels\), over the limit of 40000000 pixels/],
     ];
     for (const [bytes, code, message] of cases) {
