@@ -19,6 +19,7 @@ import { parseBenchOptions } from './lib/options.mjs';
 import { serveAndLoad, stopServerIn } from './lib/serve.mjs';
 import { latencyChartSvg } from './lib/svg.mjs';
 import { renderTable, resultRows } from './lib/table.mjs';
+import { cpuMs } from '../scripts/demo/processes.mjs';
 import { labelsFile } from '../scripts/demo/weights.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -173,7 +174,9 @@ if (!opts.skip.includes('echo')) {
   try {
     const url = `http://127.0.0.1:${bareServer.port}/predictions/echo`;
     await runAb({ url, bodyFile: BODY, requests: Math.max(opts.concurrency, Math.round(requests / 10)), concurrency: opts.concurrency });
-    bare = await runAb({ url, bodyFile: BODY, requests, concurrency: opts.concurrency });
+    const cpuBefore = cpuMs(bareServer.pid);
+    bare = { ...(await runAb({ url, bodyFile: BODY, requests, concurrency: opts.concurrency })), cpuMsPerRequest: { server: 0, workers: 0 } };
+    bare.cpuMsPerRequest.server = (cpuMs(bareServer.pid) - cpuBefore) / requests;
   } finally {
     await bareServer.stop();
   }

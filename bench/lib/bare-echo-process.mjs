@@ -12,7 +12,7 @@ export function startBareEcho() {
       out += d;
       const port = Number(out.split('\n')[0]);
       if (out.includes('\n') && port > 0) {
-        resolve({ port, stop: () => killAll(child.pid === undefined ? [] : [child.pid]) });
+        resolve({ port, pid: /** @type {number} */ (child.pid), stop: () => killAll(child.pid === undefined ? [] : [child.pid]) });
       }
     });
   });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRunState, waitForFirstPrediction } from '../../scripts/demo/model-server.mjs';
-import { isAlive, killAll, processTree } from '../../scripts/demo/processes.mjs';
+import { cpuMs, isAlive, killAll, processTree } from '../../scripts/demo/processes.mjs';
 import { runAb } from './ab.mjs';
 import { summarizeProfiles } from './profile.mjs';
 import { sampleRss } from './rss.mjs';
@@ -89,7 +89,10 @@ export async function serveAndLoad(o) {
     const rss = sampleRss(serverPid);
     const afterWarmupBytes = await rss.mark('afterWarmup');
     o.log(`    measured: ab -k -n ${o.requests} -c ${o.concurrency}`);
+    const loaded = processTree(serverPid);
+    const cpuBefore = loaded.map(cpuMs);
     const ab = await runAb({ url, bodyFile: o.body, requests: o.requests, concurrency: o.concurrency });
+    const cpuUsed = loaded.map((pid, i) => cpuMs(pid) - /** @type {number} */ (cpuBefore[i]));
     const endBytes = await rss.mark('end');
     pids = processTree(serverPid);
     const processes = pids.length;
@@ -105,6 +108,11 @@ export async function serveAndLoad(o) {
         requests: o.requests,
         concurrency: o.concurrency,
         meanBatchSize,
+        /** CPU time per request over the measured load: where the two cores went. */
+        cpuMsPerRequest: {
+          server: (cpuUsed[0] ?? 0) / o.requests,
+          workers: cpuUsed.slice(1).reduce((a, b) => a + b, 0) / o.requests,
+        },
         rss: {
           peakBytes: sampled.peakBytes,
           afterWarmupBytes,

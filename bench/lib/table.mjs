@@ -54,9 +54,10 @@ export function resultRows(results) {
       'about 1× (2× tolerated)',
     ),
     row('2f. mean batch size', (m) => (m.server.meanBatchSize == null ? 'unavailable' : m.server.meanBatchSize.toFixed(2))),
-    row('2g. peak RSS, server + workers', (m) => `${mib(m.server.rss.peakBytes)} (${m.server.rss.processes} processes)`),
+    row('2g. CPU per request: server / workers', (m) => cpuPerRequest(m.server.cpuMsPerRequest)),
+    row('2h. peak RSS, server + workers', (m) => `${mib(m.server.rss.peakBytes)} (${m.server.rss.processes} processes)`),
     row(
-      '2h. RSS growth, after warm-up → end',
+      '2i. RSS growth, after warm-up → end',
       (m) => {
         const r = m.server.rss;
         const each = (r.byProcess ?? []).map((/** @type {any} */ p) => `${p.role} ${pct(p.endBytes / p.afterWarmupBytes - 1)}`).join(', ');
@@ -84,9 +85,12 @@ export function resultRows(results) {
     rows.push(
       single(
         '4a. echo handler through model-server',
-        `${fmt(e.server.requestsPerSec)} req/s, p99 ${formatMs(e.server.latencyMs.p99)}, ${e.server.unsuccessful} failed, mean batch ${e.server.meanBatchSize == null ? 'n/a' : e.server.meanBatchSize.toFixed(2)}`,
+        `${fmt(e.server.requestsPerSec)} req/s, p99 ${formatMs(e.server.latencyMs.p99)}, ${e.server.unsuccessful} failed, mean batch ${e.server.meanBatchSize == null ? 'n/a' : e.server.meanBatchSize.toFixed(2)}, CPU/request ${cpuPerRequest(e.server.cpuMsPerRequest)}`,
       ),
-      single('4b. bare node:http echo', `${fmt(e.bare.requestsPerSec)} req/s, p99 ${formatMs(e.bare.latencyMs.p99)}, ${e.bare.unsuccessful} failed`),
+      single(
+        '4b. bare node:http echo',
+        `${fmt(e.bare.requestsPerSec)} req/s, p99 ${formatMs(e.bare.latencyMs.p99)}, ${e.bare.unsuccessful} failed${e.bare.cpuMsPerRequest ? `, CPU/request ${e.bare.cpuMsPerRequest.server.toFixed(3)} ms` : ''}`,
+      ),
       single('4c. echo path / bare (4a ÷ 4b)', `${e.ratio.toFixed(2)}${mark(e.ratio >= 0.5)}`, '≥ 0.50'),
     );
   }
@@ -110,6 +114,11 @@ export function renderTable(/** @type {string[][]} */ rows) {
   const [head, ...body] = rows;
   if (!head) return '';
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** @param {{ server: number, workers: number } | undefined} c */
+function cpuPerRequest(c) {
+  return c ? `${c.server.toFixed(3)} ms / ${c.workers.toFixed(3)} ms` : 'n/a';
 }
 
 /** @param {number} v */

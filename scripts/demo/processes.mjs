@@ -63,3 +63,18 @@ export async function killAll(pids, graceMs = 2000) {
   while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL');
 }
+
+/**
+ * CPU time (user + system) a process has used so far, in milliseconds, from /proc/<pid>/stat.
+ * @param {number} pid
+ */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
