@@ -11,6 +11,8 @@ const CLI = resolve(here, '../dist/cli.js');
 const FIXTURES = join(here, 'fixtures/handler');
 const MODEL = resolve(here, '../../../../shared/models/mobilenetv2-12-int8.onnx');
 const LABELS = resolve(here, '../../../../shared/models/index_to_name.json');
+const SYNSET = resolve(here, '../../../../shared/models/synset.txt');
+const EXAMPLE_HANDLER = resolve(here, '../../../examples/resnet50/img_classifier_service.ts');
 
 interface Run {
   code: number | null;
@@ -94,6 +96,29 @@ describe('model-archiver, MMS style (the seed command)', () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/^model-archiver: error: .*mxnet_resnet50\.mar already exists/);
   });
+
+  it('archives the real example handler, which imports the SDK, from a folder outside any project', async () => {
+    // The scratch folder lies outside the repo: nothing above it or the working directory holds
+    // @nodeserve/handler-sdk, so the type check must find the runtime packages the server provides.
+    const dir = scratch.path('work/mxnet_resnet50');
+    await mkdir(dir, { recursive: true });
+    await copyFile(EXAMPLE_HANDLER, join(dir, 'img_classifier_service.ts'));
+    await copyFile(MODEL, join(dir, 'mobilenetv2-12-int8.onnx'));
+    await copyFile(SYNSET, join(dir, 'synset.txt'));
+    const made = await run(SEED_ARGS, scratch.path('work'));
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+
+    const mar = scratch.path('model-archives/mxnet_resnet50.mar');
+    const shown = await run(['inspect', mar], scratch.dir);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/handler\s+img_classifier_service:handle -> handler\/index\.mjs export handle \(source img_classifier_service\.ts\)/);
+    expect(shown.stdout).toMatch(/model file\s+mobilenetv2-12-int8\.onnx/);
+    for (const path of ['synset.txt', BUNDLE_PATH]) expect(shown.stdout).toContain(path);
+    const bundle = (await extractArchive(mar, scratch.path('extracted'))).dir;
+    // The SDK stays external: the server's own copy is what the worker imports.
+    expect(await readFile(join(bundle, BUNDLE_PATH), 'utf8')).toMatch(/from ["']@nodeserve\/handler-sdk["']/);
+  });
 });
 
 describe('model-archiver, TorchServe style', () => {
@@ -174,6 +199,17 @@ describe('model-archiver refuses bad input and writes nothing', () => {
   it('reports a handler without the named export', async () => {
     await handlerDir({ 'h.ts': 'export function predict(): number[] {\n  return [];\n}\n' });
     await expectFailure(archive('src/h.ts'), /HandlerExportMissing: .*h\.ts has no export "handle" \(it exports predict\)/);
+  });
+
+  it('reports an export that is neither a function nor an object with a callable handle', async () => {
+    await handlerDir({
+      'h.ts': 'export const handle = 5;\nexport const service = { handle: "no" };\nexport const good = { handle: (d: unknown[]) => d };\n',
+    });
+    await expectFailure(archive('src/h.ts'), /^model-archiver: error: HandlerExportNotCallable: src\/h\.ts: export "handle" has type 5; .*function or an object with a callable "handle" member\n$/);
+    await expectFailure(archive('src/h.ts:service'), /HandlerExportNotCallable: src\/h\.ts: export "service" has type \{ handle: string; \}/);
+    const good = await run(archive('src/h.ts:good'), scratch.dir);
+    expect(good.stderr).toBe('');
+    expect(good.code).toBe(0);
   });
 
   it('reports a missing handler, model file and extra file by name', async () => {

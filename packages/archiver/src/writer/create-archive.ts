@@ -136,7 +136,7 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
     throw new ArchiveBuildError('OutputExists', `${target} already exists; use --force to overwrite it`);
   }
 
-  await typeCheckHandler(handler.file);
+  await typeCheckHandler(handler.file, handler.exportName, cwd);
   const archiveRoot = handler.file.slice(0, handler.file.length - handlerInput.archivePath.length - 1);
   const bundle = await bundleHandler(handler.file, archiveRoot, handler.exportName);
 

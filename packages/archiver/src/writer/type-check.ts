@@ -6,6 +6,8 @@ import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { ArchiveBuildError } from '../errors.js';
+import { checkExportCallable } from './export-shape.js';
+import { ancestors, ownTypeRoots, runtimePackageLocations } from './runtime-resolution.js';
 
 const require = createRequire(import.meta.url);
 
@@ -16,20 +18,27 @@ const CacheRecordSchema = z.object({
   files: z.array(z.object({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })).max(20_000),
 });
 
-function ancestors(dir: string): string[] {
-  const up = dirname(dir);
-  return up === dir ? [dir] : [dir, ...ancestors(up)];
+/**
+ * `node_modules/@types` folders above the handler, then above the working directory, as tsc would
+ * look, then the archiver's own (the first holding `node` wins).
+ */
+function typeRootsFor(file: string, cwd: string): string[] {
+  const dirs = new Set([...ancestors(dirname(file)), ...ancestors(cwd)]);
+  const near = [...dirs].map((d) => join(d, 'node_modules', '@types')).filter((d) => existsSync(d));
+  return [...new Set([...near, ...ownTypeRoots()])];
 }
 
-/** `node_modules/@types` folders above the handler, then above the working directory, as tsc would look. */
-function typeRootsFor(file: string): string[] {
-  const dirs = new Set([...ancestors(dirname(file)), ...ancestors(process.cwd())]);
-  return [...dirs].map((d) => join(d, 'node_modules', '@types')).filter((d) => existsSync(d));
-}
-
-/** The compiler options as tsconfig JSON: the same object is hashed into the cache key and compiled. */
-function compilerOptionsFor(file: string): Record<string, unknown> {
-  const typeRoots = typeRootsFor(file);
+/**
+ * The compiler options as tsconfig JSON: the same object is hashed into the cache key and
+ * compiled, so where the runtime packages were found (`paths`) is part of the key.
+ */
+function compilerOptionsFor(file: string, cwd: string): Record<string, unknown> {
+  const typeRoots = typeRootsFor(file, cwd);
+  const paths: Record<string, string[]> = {};
+  for (const [name, dir] of Object.entries(runtimePackageLocations(file, cwd))) {
+    paths[name] = [dir];
+    paths[`${name}/*`] = [`${dir}/*`];
+  }
   // Only Node's own types: other @types packages in a monorepo (jest, say) would leak globals into the check.
   const types = typeRoots.some((root) => existsSync(join(root, 'node'))) ? ['node'] : [];
   return {
@@ -46,6 +55,7 @@ function compilerOptionsFor(file: string): Record<string, unknown> {
     skipLibCheck: true,
     typeRoots,
     types,
+    ...(Object.keys(paths).length > 0 ? { paths } : {}),
   };
 }
 
@@ -97,13 +107,14 @@ async function recordPass(recordFile: string, read: Map<string, string>): Promis
 
 /**
  * Strict type check of a TypeScript handler and everything it imports locally; `file:line:col
- * message` per problem. TypeScript is loaded only when the cache cannot vouch for the handler.
+ * message` per problem. Then the export the server will call must be callable. TypeScript is
+ * loaded only when the cache cannot vouch for the handler and that export.
  */
-export async function typeCheckHandler(file: string): Promise<void> {
+export async function typeCheckHandler(file: string, exportName: string, cwd: string): Promise<void> {
   if (!/\.m?ts$/.test(file)) return;
-  const options = compilerOptionsFor(file);
+  const options = compilerOptionsFor(file, cwd);
   const typescriptVersion = (JSON.parse(await readFile(require.resolve('typescript/package.json'), 'utf8')) as { version: string }).version;
-  const key = sha256(JSON.stringify({ typescriptVersion, options, file }));
+  const key = sha256(JSON.stringify({ typescriptVersion, options, file, exportName }));
   const recordFile = join(typeCheckCacheDir(), `${key}.json`);
   if (await cachedPass(recordFile)) return;
 
@@ -136,10 +147,11 @@ export async function typeCheckHandler(file: string): Promise<void> {
       const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
       if (!d.file || d.start === undefined) return text;
       const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${relative(process.cwd(), d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+      return `${relative(cwd, d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
     });
   if (problems.length > 0) {
     throw new ArchiveBuildError('HandlerTypeError', `handler does not type-check:\n${problems.slice(0, 20).join('\n')}`);
   }
+  checkExportCallable(program, file, exportName, cwd, ts);
   await recordPass(recordFile, read);
 }
