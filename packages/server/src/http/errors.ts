@@ -82,10 +82,9 @@ export function installErrorHandling(app: FastifyInstance, logger: ServerLogger)
 
 function logError(logger: ServerLogger, request: FastifyRequest, http: HttpError, error: unknown): void {
   const fields: Record<string, unknown> = { requestId: request.id, method: request.method, url: request.url, status: http.status, type: http.body.type };
-  // A handler's stack reaches the log through the `handler.failed` event; this line ties it to the request.
-  if (error instanceof HandlerFailed) {
-    logger.warn(`handler failed: ${error.message}`, fields);
-  } else if (http.status >= 500 && !(error instanceof ServeError)) {
+  // A handler's failure is logged once, from the `handler.failed` event, which names its request ids.
+  if (error instanceof HandlerFailed) return;
+  if (http.status >= 500 && !(error instanceof ServeError)) {
     logger.error('unexpected error answering a request', { ...fields, error });
   } else if (http.status >= 500 && http.status !== 503) {
     logger.warn(http.body.message, fields);

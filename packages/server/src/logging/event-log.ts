@@ -1,7 +1,7 @@
 import type { ServerEvents } from '../events.js';
 import type { ServerLogger } from './logger.js';
 
-/** Writes the serving core's events about models, workers and handler failures (with their stacks) to the server log. */
+/** Writes the serving core's events about models, workers and handler failures (5xx with their stacks) to the server log. */
 export function logServerEvents(events: ServerEvents, logger: ServerLogger): void {
   events.on('model.registered', ({ model, version }) => logger.info('model registered', { model, version }));
   events.on('model.unregistered', ({ model, version }) => logger.info('model unregistered', { model, version }));
@@ -10,5 +10,9 @@ export function logServerEvents(events: ServerEvents, logger: ServerLogger): voi
     if (e.expected) logger.info('worker exited', e);
     else logger.error('worker died', e);
   });
-  events.on('handler.failed', (e) => logger.error(`handler failed: ${e.message}`, e));
+  events.on('handler.failed', ({ stack, ...e }) => {
+    // A refused input (4xx) is the client's doing: one line. A 5xx is ours to fix: with the handler's stack.
+    if (e.status >= 500) logger.error(`handler failed: ${e.message}`, stack === undefined ? e : { ...e, stack });
+    else logger.warn(`handler refused a request: ${e.message}`, e);
+  });
 }
