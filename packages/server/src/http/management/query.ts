@@ -9,7 +9,7 @@ const int = (min: number, max: number) =>
       const s = last(v);
       return typeof s === 'string' && /^\s*-?\d+\s*$/.test(s) ? Number(s) : s;
     },
-    z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+    z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
   );
 const decimal = (max: number) =>
   z.preprocess(
@@ -23,7 +23,8 @@ const bool = z.preprocess((v) => {
   const s = last(v);
   return typeof s === 'string' && /^(true|false)$/i.test(s) ? s.toLowerCase() === 'true' : s;
 }, z.boolean({ error: 'must be true or false' }));
-const text = (max: number) => z.preprocess(last, z.string({ error: 'must be text' }).min(1).max(max));
+const text = (max: number) =>
+  z.preprocess(last, z.string({ error: 'must be text' }).min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
 /** Limits match the model config schema, so a register call can ask for nothing an archive could not. */
 export const RegisterQuerySchema = z.object({
@@ -44,7 +45,9 @@ export const ScaleQuerySchema = z
     synchronous: bool.default(false),
   })
   .transform((q) => ({ ...q, max_worker: q.max_worker ?? Math.max(1, q.min_worker) }))
-  .refine((q) => q.max_worker >= q.min_worker, { message: 'max_worker must be at least min_worker', path: ['max_worker'] });
+  .superRefine((q, ctx) => {
+    if (q.max_worker < q.min_worker) ctx.addIssue({ code: 'custom', path: ['max_worker'], message: `must be at least min_worker (${q.min_worker})` });
+  });
 export type ScaleQuery = z.infer<typeof ScaleQuerySchema>;
 
 export const MAX_PAGE_SIZE = 1000;
@@ -54,12 +57,19 @@ export const ListQuerySchema = z.object({
   next_page_token: text(1024).optional(),
 });
 
-/** Parses query parameters, turning the first problem into a 400 that names the parameter. */
+/**
+ * Parses query parameters, turning the first problem into a 400 that names the parameter and the
+ * value it was given: `Parameter min_worker must be an integer, got "abc"`.
+ */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const parsed = schema.safeParse(query ?? {});
+  const given = (query ?? {}) as Record<string, unknown>;
+  const parsed = schema.safeParse(given);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const name = issue?.path.join('.') ?? '';
-  const message = issue?.code === 'invalid_type' && issue.input === undefined ? 'is required' : (issue?.message ?? 'is invalid');
-  throw new BadRequest(name === '' ? `Invalid query: ${message}` : `Parameter ${name} ${message}`);
+  if (name === '') throw new BadRequest(`Invalid query: ${issue?.message ?? 'is invalid'}`);
+  // The value is looked up here: zod does not keep the input it failed on.
+  const raw: unknown = last(given[name]);
+  if (raw === undefined) throw new BadRequest(`Parameter ${name} is required`);
+  throw new BadRequest(`Parameter ${name} ${issue?.message ?? 'is invalid'}, got ${JSON.stringify(raw)}`);
 }

@@ -43,7 +43,7 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
     const page = rest.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
-      ...(rest.length > query.limit && last !== undefined ? { nextPageToken: Buffer.from(last.name).toString('base64url') } : {}),
+      ...(rest.length > query.limit && last !== undefined ? { nextPageToken: encodeToken(last.name) } : {}),
       models: page.map(({ m }) => {
         const handle = m.versions.find((v) => v.version === m.defaultVersion) ?? m.versions[0];
         return { modelName: m.name, modelUrl: handle === undefined ? null : archiveName(handle), defaultVersion: m.defaultVersion, versions: m.versions.map((v) => v.version) };
@@ -117,7 +117,21 @@ function archiveName(handle: ModelVersionHandle): string {
   return basename(handle.archivePath);
 }
 
+/** The token wraps the last name in a small JSON object, so a token this server did not write is told apart. */
+function encodeToken(after: string): string {
+  return Buffer.from(JSON.stringify({ after })).toString('base64url');
+}
+
 function decodeToken(token: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new BadRequest('Parameter next_page_token is not a token this server returned');
-  return Buffer.from(token, 'base64url').toString('utf8');
+  const refuse = () => new BadRequest(`Parameter next_page_token is not a token this server returned, got ${JSON.stringify(token)}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw refuse();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw refuse();
+  }
+  const after = (decoded as { after?: unknown } | null)?.after;
+  if (typeof after !== 'string' || after === '') throw refuse();
+  return after;
 }
