@@ -4,7 +4,8 @@ import type { ListenAddress, ServerConfig } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { ServerEvents } from './events.js';
 import { createHttpApps, type HttpApps, type ServerContext } from './http/index.js';
-import { resolveInitialModels } from './lifecycle/initial-models.js';
+import { type InitialModel, resolveInitialModels } from './lifecycle/initial-models.js';
+import { ModelLoadFailed, StartupAborted } from './lifecycle/startup-errors.js';
 import type { ModelState } from './lifecycle/state-file.js';
 import { AccessLog, type LineSink, ServerLogger, logServerEvents } from './logging/index.js';
 import type { ModelRegistry } from './models/types.js';
@@ -24,6 +25,8 @@ export interface StartServerOptions {
   accessLog: LineSink;
   /** Milliseconds the drain waits for connections still open before closing them. */
   drainGraceMs?: number;
+  /** Aborts the start-up (a signal while models load): what was started is released and the start rejects. */
+  signal?: AbortSignal;
 }
 
 export interface BoundAddresses {
@@ -57,7 +60,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const apps = await createHttpApps(context, accessLog);
   const all = [apps.inference, apps.management, apps.metrics];
 
-  const drain = async () => {
+  let drained: Promise<void> | undefined;
+  const drain = () => (drained ??= stopAll());
+  const stopAll = async () => {
     context.lifecycle.draining = true;
     logger.info('draining: refusing new requests, answering accepted ones');
     const grace = setTimeout(() => {
@@ -71,21 +76,25 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await Promise.all([logger.close(), accessLog.close()]);
   };
 
+  // Settles (rejects) when the start-up is aborted, so a slow `initialize` is not waited for.
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new StartupAborted(String(options.signal?.reason ?? 'aborted')));
+    if (options.signal?.aborted === true) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const untilAborted = <T>(work: Promise<T>): Promise<T> => Promise.race([work, aborted]);
+
   try {
     const addresses = {
-      inference: await listen(apps.inference, config.inference_address, 'inference_address'),
-      management: await listen(apps.management, config.management_address, 'management_address'),
-      metrics: await listen(apps.metrics, config.metrics_address, 'metrics_address'),
+      inference: await untilAborted(listen(apps.inference, config.inference_address, 'inference_address')),
+      management: await untilAborted(listen(apps.management, config.management_address, 'management_address')),
+      metrics: await untilAborted(listen(apps.metrics, config.metrics_address, 'metrics_address')),
     };
     logger.info('listening', { ...addresses });
-    for (const model of resolveInitialModels(config.load_models, config.model_store, options.cwd)) {
-      const handle = await registry.register({
-        archive: model.archive,
-        ...(model.name === undefined ? {} : { modelName: model.name }),
-        synchronous: true,
-      });
-      logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
-    }
+    await untilAborted(loadInitialModels(registry, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd)));
+    if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
     context.lifecycle.ready = true;
     return { addresses, context, apps, models: () => modelStates(registry), drain };
   } catch (error) {
@@ -93,6 +102,30 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await drain().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Loads every initial model at once (each archive's workers start in parallel), and reports every
+ * archive that failed, each named, not only the first.
+ */
+async function loadInitialModels(registry: ModelRegistry, logger: ServerLogger, models: InitialModel[]): Promise<void> {
+  const results = await Promise.allSettled(
+    models.map(async (model) => {
+      try {
+        const handle = await registry.register({
+          archive: model.archive,
+          ...(model.name === undefined ? {} : { modelName: model.name }),
+          synchronous: true,
+        });
+        logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
+      } catch (error) {
+        throw new ModelLoadFailed(model.archive, error);
+      }
+    }),
+  );
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ModelLoadFailed] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new ConfigError(failures.map((f) => f.message).join('; '));
 }
 
 async function listen(app: FastifyInstance, address: ListenAddress, key: string): Promise<string> {

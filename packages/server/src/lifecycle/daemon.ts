@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { StartupReport } from './foreground.js';
 import { describeReady } from './foreground.js';
@@ -22,9 +22,13 @@ export async function startDetached(cliPath: string, args: string[], cwd: string
   });
   closeSync(out);
 
+  let timedOut = false;
   const outcome = await new Promise<StartupReport | { type: 'exited'; code: number | null; signal: string | null }>((resolve) => {
     const timer = setTimeout(
-      () => resolve({ type: 'failed', message: `the server did not report ready within ${START_WAIT_MS / 1000} s (pid ${child.pid}); see ${paths.stdioLog}` }),
+      () => {
+        timedOut = true;
+        resolve({ type: 'failed', message: `the server did not report ready within ${START_WAIT_MS / 1000} s and was stopped (pid ${child.pid}); see ${paths.stdioLog}` });
+      },
       START_WAIT_MS,
     );
     child.once('message', (message: StartupReport) => {
@@ -42,6 +46,7 @@ export async function startDetached(cliPath: string, args: string[], cwd: string
   });
 
   if (child.connected) child.disconnect();
+  if (timedOut) await endChild(child);
   child.unref();
   switch (outcome.type) {
     case 'ready':
@@ -56,6 +61,19 @@ export async function startDetached(cliPath: string, args: string[], cwd: string
       );
       return 1;
   }
+}
+
+/** Milliseconds a server given up on has to abort its start-up cleanly before it is killed. */
+const ABORT_GRACE_MS = 10_000;
+
+/** A server that did not report in time is not left behind: SIGTERM aborts its start-up, SIGKILL if that hangs. */
+async function endChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), ABORT_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
 }
 
 function tail(file: string): string {

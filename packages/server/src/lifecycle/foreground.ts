@@ -4,7 +4,7 @@ import { fileSink } from '../logging/index.js';
 import type { ModelRegistry } from '../models/types.js';
 import { type RegistryDeps, type RunningServer, startServer } from '../server.js';
 import type { RunPaths } from './paths.js';
-import { type RunState, removeRunFiles, writeRunFiles } from './state-file.js';
+import { type RunState, claimPidFile, removeRunFiles, writeRunFiles, writeStateFile } from './state-file.js';
 
 /** What a detached server tells the `--start` process that spawned it, over the IPC channel. */
 export type StartupReport = { type: 'ready'; state: RunState } | { type: 'failed'; message: string };
@@ -21,15 +21,56 @@ export interface ForegroundOptions {
 const STATE_DEBOUNCE_MS = 200;
 
 /**
- * Runs the server in this process until SIGTERM or SIGINT, then drains and exits. Writes the pid and
- * run-state files once every initial model is ready, and reports ready or the failure to a parent
- * `--start` process when there is one.
+ * Runs the server in this process until SIGTERM or SIGINT, then drains and exits. Claims the pid file
+ * first (so a second server in the same place refuses to start, and `--stop` reaches this one while it
+ * is still starting), writes the run state once every initial model is ready, and reports ready or
+ * the failure to a parent `--start` process when there is one. A signal during start-up aborts it.
  */
 export async function runForeground(options: ForegroundOptions): Promise<void> {
   const { paths } = options;
   mkdirSync(paths.logDir, { recursive: true });
+  const fail = async (message: string): Promise<never> => {
+    process.stderr.write(`model-server failed to start: ${message}\n`);
+    await report({ type: 'failed', message });
+    process.exit(1);
+  };
+
+  const claim = claimPidFile(paths, process.pid);
+  if (!claim.claimed) await fail(`model-server is already running (pid ${claim.holder}); stop it first with model-server --stop`);
+  const startedAt = new Date().toISOString();
+  const base = {
+    pid: process.pid,
+    startedAt,
+    cwd: options.cwd,
+    logDir: paths.logDir,
+    ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+  };
+  writeStateFile(paths, { ...base, phase: 'starting', models: [] });
+
+  // Installed before anything starts: a signal while models load ends the start-up cleanly.
+  const abort = new AbortController();
+  let server: RunningServer | undefined;
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: string) => {
+    if (server === undefined) {
+      abort.abort(signal);
+      return;
+    }
+    const running = server;
+    stopping ??= (async () => {
+      running.context.logger.info('stop requested', { signal });
+      try {
+        await running.drain();
+      } finally {
+        removeRunFiles(paths, process.pid);
+      }
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   const mirror = process.stderr.isTTY ? process.stderr : undefined;
-  let server: RunningServer;
   try {
     server = await startServer({
       config: options.config,
@@ -37,51 +78,27 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
       createRegistry: options.createRegistry,
       serverLog: fileSink(paths.serverLog, mirror),
       accessLog: fileSink(paths.accessLog),
+      signal: abort.signal,
     });
   } catch (error) {
-    const message = (error as Error).message;
-    process.stderr.write(`model-server failed to start: ${message}\n`);
-    await report({ type: 'failed', message });
-    process.exit(1);
+    removeRunFiles(paths, process.pid);
+    return fail((error as Error).message);
   }
 
-  const startedAt = new Date().toISOString();
-  const state = (): RunState => ({
-    pid: process.pid,
-    startedAt,
-    cwd: options.cwd,
-    logDir: paths.logDir,
-    ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-    addresses: server.addresses,
-    models: server.models(),
-  });
+  const started = server;
+  const state = (): RunState => ({ ...base, phase: 'running', addresses: started.addresses, models: started.models() });
   writeRunFiles(paths, state());
 
   let pending: NodeJS.Timeout | undefined;
   const refresh = () => {
     pending ??= setTimeout(() => {
       pending = undefined;
-      if (!server.context.lifecycle.draining) writeRunFiles(paths, state());
+      if (!started.context.lifecycle.draining) writeRunFiles(paths, state());
     }, STATE_DEBOUNCE_MS).unref();
   };
   for (const event of ['model.registered', 'model.unregistered', 'worker.started', 'worker.exited'] as const) {
-    server.context.events.on(event, refresh);
+    started.context.events.on(event, refresh);
   }
-
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    stopping ??= (async () => {
-      server.context.logger.info('stop requested', { signal });
-      try {
-        await server.drain();
-      } finally {
-        removeRunFiles(paths, process.pid);
-      }
-      process.exit(0);
-    })();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 
   const ready = state();
   process.stdout.write(describeReady(ready));
@@ -89,12 +106,13 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
 }
 
 export function describeReady(state: RunState): string {
+  const addresses = state.addresses ?? { inference: '-', management: '-', metrics: '-' };
   const models = state.models.map((m) => `${m.name} ${m.version}`).join(', ');
   return [
     `model-server running (pid ${state.pid})`,
-    `  inference:  ${state.addresses.inference}`,
-    `  management: ${state.addresses.management}`,
-    `  metrics:    ${state.addresses.metrics}`,
+    `  inference:  ${addresses.inference}`,
+    `  management: ${addresses.management}`,
+    `  metrics:    ${addresses.metrics}`,
     `  models:     ${models === '' ? '(none)' : models}`,
     `  logs:       ${state.logDir}`,
     '',

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RunPaths } from './paths.js';
+import { isServerProcess } from './process-check.js';
 
 export const ModelStateSchema = z.object({
   name: z.string(),
@@ -19,7 +20,10 @@ export const RunStateSchema = z.object({
   cwd: z.string(),
   logDir: z.string(),
   configFile: z.string().optional(),
-  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string() }),
+  /** `starting` from the moment the pid file is claimed until every initial model is ready. */
+  phase: z.enum(['starting', 'running']).default('running'),
+  /** Known once the ports are bound: absent while starting. */
+  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string() }).optional(),
   models: z.array(ModelStateSchema),
 });
 
@@ -30,6 +34,41 @@ export type ModelState = z.infer<typeof ModelStateSchema>;
 export function writeRunFiles(paths: RunPaths, state: RunState): void {
   mkdirSync(path.dirname(paths.pidFile), { recursive: true });
   writeAtomic(paths.pidFile, `${state.pid}\n`);
+  writeAtomic(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Claims the pid file for `pid`, exclusively: the file appears whole or not at all (written aside,
+ * then hard-linked into place, which fails when it exists), so of two servers started in the same
+ * directory exactly one runs. A pid file left by a server that is gone is replaced. Resolves with the
+ * pid of the server that holds it when that is not us.
+ */
+export function claimPidFile(paths: RunPaths, pid: number): { claimed: true } | { claimed: false; holder: number } {
+  mkdirSync(path.dirname(paths.pidFile), { recursive: true });
+  const tmp = `${paths.pidFile}.${pid}.tmp`;
+  writeFileSync(tmp, `${pid}\n`, { mode: 0o644 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(tmp, paths.pidFile);
+        return { claimed: true };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readPid(paths);
+      if (holder !== undefined && holder !== pid && isServerProcess(holder)) return { claimed: false, holder };
+      // Stale: its server is gone (or the pid was reused by another program).
+      if (holder !== undefined) removeRunFiles(paths, holder);
+      else rmSync(paths.pidFile, { force: true });
+    }
+    throw new Error(`cannot claim the pid file ${paths.pidFile}: another server keeps replacing it`);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** The run state alone (the pid file is already ours). */
+export function writeStateFile(paths: RunPaths, state: RunState): void {
   writeAtomic(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`);
 }
 

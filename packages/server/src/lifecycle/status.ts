@@ -18,16 +18,22 @@ export async function printStatus(paths: RunPaths, json: boolean): Promise<numbe
     else process.stdout.write('model-server is not running\n');
     return 1;
   }
-  const health = await ping(state.addresses.inference);
+  if (state.phase === 'starting' || state.addresses === undefined) {
+    if (json) process.stdout.write(`${JSON.stringify({ running: true, health: 'Starting', ...state }, null, 2)}\n`);
+    else process.stdout.write(`model-server is starting (pid ${state.pid}, since ${state.startedAt}): loading its initial models\n`);
+    return 0;
+  }
+  const { addresses } = state;
+  const health = await ping(addresses.inference);
   if (json) {
     process.stdout.write(`${JSON.stringify({ running: true, health, ...state }, null, 2)}\n`);
     return 0;
   }
   const lines = [
     `model-server is running (pid ${state.pid}, since ${state.startedAt}): ${health}`,
-    `  inference:  ${state.addresses.inference}`,
-    `  management: ${state.addresses.management}`,
-    `  metrics:    ${state.addresses.metrics}`,
+    `  inference:  ${addresses.inference}`,
+    `  management: ${addresses.management}`,
+    `  metrics:    ${addresses.metrics}`,
     `  logs:       ${state.logDir}`,
     '  models:',
     ...(state.models.length === 0
