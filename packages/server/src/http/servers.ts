@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
+import { answerExpectContinue } from './expect-continue.js';
 import type { ServerContext } from './context.js';
 import { installTokenAuth } from '../auth/index.js';
 import { metricsApi } from '../metrics/index.js';
@@ -25,6 +26,7 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
   const management = createApp(base);
   const metrics = createApp(base);
 
+  answerExpectContinue(inference, ctx.config.max_request_size);
   await installTokenAuth({ inference, management }, ctx);
   await inference.register(async (scope) => inferenceApi(scope, ctx));
   await inference.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });

@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { BadRequest, PayloadTooLarge } from '../../errors.js';
 
-/** A parsed request body: its bytes, and for JSON requests the parsed value too. */
+/** A request body as read: its bytes (JSON included: the worker parses it). */
 export interface ParsedBody {
   bytes: Buffer;
-  json?: unknown;
 }
 
 /** Bounds on a multipart form, on top of `max_request_size` for the whole of it. */
@@ -19,23 +18,12 @@ export const MULTIPART_LIMITS = {
 } as const;
 
 /**
- * Body parsing for the inference API: any content type arrives as raw bytes (images, audio, protobuf…),
- * `application/json` is parsed as well, `multipart/form-data` is read field by field in the route.
+ * Body parsing for the inference API: any content type arrives as raw bytes (images, audio, protobuf,
+ * JSON, which the worker parses), `multipart/form-data` is read field by field in the route.
  * Every body is bounded by `max_request_size` (413 beyond it).
  */
 export async function registerBodyParsers(app: FastifyInstance, maxRequestSize: number): Promise<void> {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, bytes: Buffer, done) => {
-    if (bytes.length === 0) {
-      done(null, { bytes });
-      return;
-    }
-    try {
-      done(null, { bytes, json: JSON.parse(bytes.toString('utf8')) as unknown });
-    } catch (error) {
-      done(new BadRequest(`Request body is not valid JSON: ${(error as Error).message}`), undefined);
-    }
-  });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, bytes: Buffer, done) => done(null, { bytes }));
   await app.register(multipart, { limits: { ...MULTIPART_LIMITS, fileSize: maxRequestSize } });
 }
@@ -50,7 +38,7 @@ export interface MultipartForm {
  * `data` field, else `body`, else the only file (TorchServe and MMS handlers read those names).
  */
 export async function readMultipart(request: FastifyRequest, maxRequestSize: number): Promise<MultipartForm> {
-  const form: Record<string, Uint8Array | string> = Object.create(null) as Record<string, Uint8Array | string>;
+  const form: Record<string, Buffer | string> = Object.create(null) as Record<string, Buffer | string>;
   const files: Buffer[] = [];
   let total = 0;
   for await (const part of request.parts()) {
@@ -70,5 +58,5 @@ export async function readMultipart(request: FastifyRequest, maxRequestSize: num
   if (chosen === undefined) {
     throw new BadRequest('Multipart request has no "data" or "body" field and not exactly one file', 'InvalidInput');
   }
-  return { form: { ...form }, body: typeof chosen === 'string' ? Buffer.from(chosen) : Buffer.from(chosen) };
+  return { form: { ...form }, body: typeof chosen === 'string' ? Buffer.from(chosen) : chosen };
 }

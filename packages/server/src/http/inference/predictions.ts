@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PayloadTooLarge } from '../../errors.js';
 import type { ServerContext } from '../context.js';
+import { knownTarget } from '../model-target.js';
 import { sendOutcome } from './outcome.js';
 import { toRequestInput } from './request-input.js';
 
@@ -22,19 +24,29 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
   const timings = new WeakMap<FastifyRequest, Timings>();
 
   const predict = async (request: FastifyRequest<{ Params: PredictionParams }>, reply: FastifyReply) => {
-    const receivedAt = performance.now() - reply.elapsedTime;
-    // `/predictions/m/` (a trailing slash) names no version.
-    const version = request.params.version === '' ? undefined : request.params.version;
-    const handle = ctx.registry.resolve(request.params.model, version);
+    const handle = ctx.registry.resolve(request.params.model, versionParam(request.params));
     request.modelTarget = { model: handle.name, version: handle.version };
     const input = await toRequestInput(request, ctx.config.max_request_size);
+    // Queue time starts once the body is read: a slow upload is not time spent waiting for a worker.
+    const receivedAt = performance.now();
     const outcome = await handle.submit({ input, api: 'predictions', receivedAt });
     timings.set(request, { queueMs: outcome.queueMs, inferenceMs: outcome.inferenceMs });
     return sendOutcome(reply, outcome);
   };
 
   for (const url of ['/predictions/:model', '/predictions/:model/:version']) {
-    app.route<{ Params: PredictionParams }>({ method: ['POST', 'PUT'], url, handler: predict });
+    app.route<{ Params: PredictionParams }>({
+      method: ['POST', 'PUT'],
+      url,
+      // Named before the body is read, so a request refused while reading it (413, bad form) still counts for its model.
+      onRequest: async (request) => {
+        request.modelTarget = knownTarget(ctx.registry, request.params.model, versionParam(request.params));
+        // Refused from the declared length, before any of it is read (a multipart form would be read first otherwise).
+        const declared = Number(request.headers['content-length']);
+        if (Number.isFinite(declared) && declared > ctx.config.max_request_size) throw new PayloadTooLarge(ctx.config.max_request_size);
+      },
+      handler: predict,
+    });
   }
 
   // Only requests that reached a known model are reported: unknown names must not grow the metrics' label sets.
@@ -52,4 +64,9 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
       totalMs: reply.elapsedTime,
     });
   });
+}
+
+/** `/predictions/m/` (a trailing slash) names no version. */
+function versionParam(params: PredictionParams): string | undefined {
+  return params.version === '' ? undefined : params.version;
 }

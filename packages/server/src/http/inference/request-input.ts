@@ -3,17 +3,17 @@ import type { RequestInput } from '@nodeserve/handler-sdk';
 import type { ParsedBody } from './body.js';
 import { readMultipart } from './body.js';
 
-/** Turns an HTTP request to `/predictions` into what the handler receives for it. */
+/**
+ * Turns an HTTP request to `/predictions` into what the handler receives for it. A JSON body stays
+ * bytes here: the worker parses it, so a large document never blocks the event loop.
+ */
 export async function toRequestInput(request: FastifyRequest, maxRequestSize: number): Promise<RequestInput> {
   let body: Buffer;
-  let json: unknown;
   let form: Record<string, Uint8Array | string> = {};
   if (request.isMultipart()) {
     ({ body, form } = await readMultipart(request, maxRequestSize));
   } else {
-    const parsed = request.body as ParsedBody | undefined;
-    body = parsed?.bytes ?? Buffer.alloc(0);
-    json = parsed?.json;
+    body = (request.body as ParsedBody | undefined)?.bytes ?? Buffer.alloc(0);
   }
   const contentType = request.headers['content-type'];
   return {
@@ -21,14 +21,14 @@ export async function toRequestInput(request: FastifyRequest, maxRequestSize: nu
     body,
     data: body,
     form,
-    ...(json === undefined ? {} : { json }),
     headers: flattenHeaders(request.headers),
     query: lastValues(request.query),
     ...(contentType === undefined ? {} : { contentType }),
   };
 }
 
-function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string> {
+/** Headers as the handler sees them: one string per name (repeated values joined). */
+export function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -37,7 +37,8 @@ function flattenHeaders(headers: FastifyRequest['headers']): Record<string, stri
   return out;
 }
 
-function lastValues(query: unknown): Record<string, string> {
+/** Query parameters as the handler sees them: the last value wins when a name repeats. */
+export function lastValues(query: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (query === null || typeof query !== 'object') return out;
   for (const [name, value] of Object.entries(query as Record<string, unknown>)) {

@@ -6,6 +6,8 @@ import type { InferenceOutcome, ModelVersionHandle } from '../../models/types.js
 import { SERVER_NAME, SERVER_VERSION } from '../../openapi/server-info.js';
 import type { ServerContext } from '../context.js';
 import { toHttpError } from '../errors.js';
+import { flattenHeaders, lastValues } from '../inference/request-input.js';
+import { knownTarget } from '../model-target.js';
 import { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER } from './codec.js';
 import type { V2Parameters } from './schemas.js';
 
@@ -45,7 +47,8 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.get('/', async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] }));
   app.get('/health/live', async () => ({ live: true }));
   app.get('/health/ready', async (_request, reply) => {
-    const ready = !ctx.lifecycle.draining && registry.isHealthy();
+    // As /ping: not ready while the initial models load, nor once draining.
+    const ready = ctx.lifecycle.ready && !ctx.lifecycle.draining && registry.isHealthy();
     return reply.code(ready ? 200 : 503).send({ ready });
   });
 
@@ -74,7 +77,8 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.get('/models/:model/versions/:version/ready', ready);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const receivedAt = performance.now() - reply.elapsedTime;
+    // Queue time starts once the body is read: a slow upload is not time spent waiting for a worker.
+    const receivedAt = performance.now();
     const handle = registry.resolve(request.params.model, request.params.version);
     request.modelTarget = { model: handle.name, version: handle.version };
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -95,8 +99,12 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
     return reply.code(200).type(encoded.contentType).send(encoded.body);
   };
-  app.post('/models/:model/infer', infer);
-  app.post('/models/:model/versions/:version/infer', infer);
+  // Named before the body is read, so a request refused while reading it (413) still counts for its model.
+  const onRequest = async (request: FastifyRequest<{ Params: ModelParams }>) => {
+    request.modelTarget = knownTarget(registry, request.params.model, request.params.version);
+  };
+  app.post('/models/:model/infer', { onRequest }, infer);
+  app.post('/models/:model/versions/:version/infer', { onRequest }, infer);
 
   // Reported once the answer is written, for metrics; only for known models, so unknown names add no labels.
   app.addHook('onResponse', async (request, reply) => {
@@ -122,24 +130,15 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
  */
 function toRequestInput(request: FastifyRequest, tensors: NamedTensor[], requestedOutputs: string[] | undefined): RequestInput {
   const bytesInputs = tensors.filter((t) => t.datatype === 'BYTES');
-  const first = bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined;
-  const body = first === undefined ? Buffer.alloc(0) : Buffer.from(first.buffer, first.byteOffset, first.byteLength);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
-  }
-  const query: Record<string, string> = {};
-  for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
-    const last = Array.isArray(value) ? value[value.length - 1] : value;
-    if (last !== undefined) query[name] = String(last);
-  }
+  // The tensor's own element, not a copy: the worker channel sends it once for both places.
+  const body = (bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined) ?? new Uint8Array(0);
   return {
     requestId: request.id,
     body,
     data: body,
     form: {},
-    headers,
-    query,
+    headers: flattenHeaders(request.headers),
+    query: lastValues(request.query),
     tensors,
     ...(requestedOutputs === undefined ? {} : { requestedOutputs }),
   };
@@ -148,7 +147,7 @@ function toRequestInput(request: FastifyRequest, tensors: NamedTensor[], request
 /** A JSON or bytes answer becomes one BYTES output named `output` holding it (JSON as its text). */
 function outcomeTensors(outcome: InferenceOutcome): NamedTensor[] {
   if (outcome.kind === 'tensors') return outcome.outputs;
-  return [{ name: DEFAULT_OUTPUT_NAME, datatype: 'BYTES', shape: [1], data: [new Uint8Array(outcome.body)] }];
+  return [{ name: DEFAULT_OUTPUT_NAME, datatype: 'BYTES', shape: [1], data: [outcome.body] }];
 }
 
 function selectOutputs(outputs: NamedTensor[], requested: string[] | undefined, handle: ModelVersionHandle): NamedTensor[] {

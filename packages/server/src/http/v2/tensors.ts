@@ -72,11 +72,18 @@ export function decodeJsonInput(input: V2InferInput, maxElements: number): Named
     const base64 = input.parameters?.['content_type'] === 'base64';
     data = flat.map((v, i) => {
       if (typeof v !== 'string') return bad(i);
-      return new Uint8Array(base64 ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8'));
+      return base64 ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8');
     });
   } else if (datatype === 'INT64' || datatype === 'UINT64') {
     const arr = datatype === 'INT64' ? new BigInt64Array(count) : new BigUint64Array(count);
     flat.forEach((v, i) => {
+      if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        // A JSON number this large has already been rounded by the parser: refuse it rather than serve a different value.
+        throw new BadRequest(
+          `Input "${input.name}": element ${i} (${JSON.stringify(v)}) is beyond JSON's exact-integer range (±2^53-1); ` +
+            `send ${datatype} values this large in the binary data extension (parameters.binary_data_size)`,
+        );
+      }
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || (datatype === 'UINT64' && v < 0)) bad(i);
       arr[i] = BigInt(v as number);
     });
@@ -110,7 +117,7 @@ export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElement
       const len = bytes.readUInt32LE(at);
       at += 4;
       if (at + len > bytes.length) throw new BadRequest(`Input "${name}": BYTES element runs past binary_data_size`);
-      items.push(new Uint8Array(bytes.subarray(at, at + len)));
+      items.push(bytes.subarray(at, at + len));
       at += len;
       if (items.length > count) break;
     }
