@@ -16,6 +16,8 @@ export interface ModelVersionOptions {
   name: string;
   manifest: Manifest;
   modelDir: string;
+  /** The version's own cache directory, outside the archive and kept across restarts. */
+  cacheDir: string;
   archivePath: string;
   config: EffectiveModelConfig;
   /** Whether the archive fixed ONNX Runtime's threads; if not, they follow the worker count. */
@@ -63,8 +65,9 @@ export class ModelVersion implements ModelVersionHandle {
       onIdle: () => this.batcher.pump(),
       onLost: (worker) => this.batcher.release(worker),
       onStartFailed: (error) => this.failQueued(() => new ModelNotReady(this.name, `no worker could start: ${error.message}`)),
+      // A loaded model has metadata even when its handler cannot describe it; the last one known stays when scaled to zero.
       onMetadata: (metadata) => {
-        this.metadata ??= metadata;
+        this.metadata = metadata ?? this.metadata ?? { inputs: [], outputs: [] };
       },
     });
     this.batcher = new Batcher<WorkerProcess>(this.batchingSettings(), this.pool, (depth) =>
@@ -191,6 +194,7 @@ export class ModelVersion implements ModelVersionHandle {
         modelName: this.name,
         modelVersion: this.version,
         modelDir,
+        cacheDir: options.cacheDir,
         bundlePath: join(modelDir, manifest.entryPoint.bundle),
         exportName: manifest.entryPoint.exportName,
         manifest,

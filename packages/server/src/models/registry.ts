@@ -1,8 +1,10 @@
 import { MODEL_NAME_PATTERN, extractArchive } from '@nodeserve/archiver';
 import type { Logger } from '@nodeserve/handler-sdk';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { cacheDirFor, defaultCacheRoot } from './cache-dir.js';
+import { createRunDir } from './run-dir.js';
 import { BadRequest, ModelConflict, ModelNotFound, ServerDraining } from '../errors.js';
 import type { ServerEvents } from '../events.js';
 import { locateWorkerMain } from '../workers/worker-entry.js';
@@ -12,8 +14,14 @@ import type { ModelRegistry, ModelVersionHandle, RegisterOptions } from './types
 
 export interface ModelRegistryOptions {
   defaults: EngineDefaults;
-  /** Archives are extracted into fresh directories under it (directory archives are used in place). */
+  /**
+   * A server-owned directory, shared by every server of this user: each registry extracts archives
+   * under its own `<pid>-<random>` directory in it (directory archives are used in place), removes that
+   * on shutdown, and on creation removes those left by servers that no longer run.
+   */
   extractRoot: string;
+  /** Where each model version's cache directory lives; `$XDG_CACHE_HOME/nodeserve/models` or `~/.cache/nodeserve/models`. */
+  cacheRoot?: string;
   events: ServerEvents;
   logger: Logger;
   serverName: string;
@@ -45,6 +53,9 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
   const pending = new Set<string>();
   const cpuCount = options.cpuCount ?? availableParallelism();
   const workerMain = locateWorkerMain();
+  const cacheRoot = options.cacheRoot ?? defaultCacheRoot();
+  const run = createRunDir(options.extractRoot);
+  for (const stale of run.removedStale) options.logger.info(`removed ${stale}, left by a server that no longer runs`);
   let shuttingDown = false;
 
   function find(name: string, version?: string): Entry {
@@ -69,70 +80,87 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     await cleanup(entry.extractDir);
   }
 
-  async function register(request: RegisterOptions): Promise<ModelVersionHandle> {
-    if (shuttingDown) throw new ServerDraining();
-    await mkdir(options.extractRoot, { recursive: true });
-    const dest = await mkdtemp(join(options.extractRoot, 'model-'));
-    let extracted;
-    try {
-      extracted = await extractArchive(request.archive, join(dest, 'archive'));
-    } catch (error) {
-      await cleanup(dest);
-      throw error;
-    }
-    // A directory archive is served where it is: nothing of ours to keep.
-    const extractDir = extracted.format === 'directory' ? undefined : dest;
-    if (extractDir === undefined) await cleanup(dest);
-    const { manifest } = extracted;
-    const name = request.modelName ?? manifest.model.modelName;
-    const version = manifest.model.modelVersion;
-    const key = `${name}/${version}`;
+  function checkName(name: string): void {
     if (name.length > MAX_MODEL_NAME_LENGTH || !MODEL_NAME_PATTERN.test(name)) {
-      await cleanup(extractDir);
       throw new BadRequest(
         `invalid model name ${JSON.stringify(name)}: it must start with a letter or digit, hold only letters, digits, "_", "-" and ".", and be at most ${MAX_MODEL_NAME_LENGTH} characters`,
         'InvalidModelName',
       );
     }
-    if (models.get(name)?.versions.has(version) || pending.has(key)) {
-      await cleanup(extractDir);
-      throw new ModelConflict(name, version);
-    }
-    const config = effectiveConfig(options.defaults, manifest.config, request, cpuCount);
-    const modelVersion = new ModelVersion({
-      name,
-      manifest,
-      modelDir: extracted.dir,
-      archivePath: request.archive,
-      config,
-      fixedThreads: manifest.config.intraOpNumThreads !== undefined,
-      jobQueueSize: options.defaults.jobQueueSize,
-      devices: deviceIds(config, options.defaults.numberOfGpu),
-      cpuCount,
-      workerMain,
-      workerExecArgv: options.defaults.workerMaxHeapMb === undefined ? [] : [`--max-old-space-size=${options.defaults.workerMaxHeapMb}`],
-      memoryReportMs: options.memoryReportMs ?? DEFAULT_MEMORY_REPORT_MS,
-      serverName: options.serverName,
-      serverVersion: options.serverVersion,
-      logger: options.logger,
-      events: options.events,
-    });
-    const entry: Entry = { version: modelVersion, extractDir };
-    pending.add(key);
+  }
+
+  /**
+   * Unpacks the archive under this registry's run directory. The archiver offers no manifest read short
+   * of verifying the whole archive, so the name and version are known only once it is extracted.
+   */
+  async function extract(archive: string): Promise<{ extracted: Awaited<ReturnType<typeof extractArchive>>; extractDir: string | undefined }> {
+    const dest = await mkdtemp(join(run.dir, 'model-'));
+    let extracted;
     try {
-      await modelVersion.start(request.synchronous ?? false);
+      extracted = await extractArchive(archive, join(dest, 'archive'));
     } catch (error) {
-      await modelVersion.drain();
+      await cleanup(dest);
+      throw error;
+    }
+    // A directory archive is served where it is: nothing of ours to keep.
+    if (extracted.format === 'directory') {
+      await cleanup(dest);
+      return { extracted, extractDir: undefined };
+    }
+    return { extracted, extractDir: dest };
+  }
+
+  async function register(request: RegisterOptions): Promise<ModelVersionHandle> {
+    if (shuttingDown) throw new ServerDraining();
+    // Refused before any byte is extracted.
+    if (request.modelName !== undefined) checkName(request.modelName);
+    const { extracted, extractDir } = await extract(request.archive);
+    const { manifest } = extracted;
+    const name = request.modelName ?? manifest.model.modelName;
+    const version = manifest.model.modelVersion;
+    const key = `${name}/${version}`;
+    try {
+      checkName(name);
+      if (models.get(name)?.versions.has(version) || pending.has(key)) throw new ModelConflict(name, version);
+    } catch (error) {
+      await cleanup(extractDir);
+      throw error;
+    }
+    // Reserved from here on, so a concurrent registration of the same name and version is refused.
+    pending.add(key);
+    let modelVersion: ModelVersion | undefined;
+    try {
+      if (shuttingDown) throw new ServerDraining();
+      const config = effectiveConfig(options.defaults, manifest.config, request, cpuCount);
+      modelVersion = new ModelVersion({
+        name,
+        manifest,
+        modelDir: extracted.dir,
+        cacheDir: await cacheDirFor(cacheRoot, name, manifest),
+        archivePath: request.archive,
+        config,
+        fixedThreads: manifest.config.intraOpNumThreads !== undefined,
+        jobQueueSize: options.defaults.jobQueueSize,
+        devices: deviceIds(config, options.defaults.numberOfGpu),
+        cpuCount,
+        workerMain,
+        workerExecArgv: options.defaults.workerMaxHeapMb === undefined ? [] : [`--max-old-space-size=${options.defaults.workerMaxHeapMb}`],
+        memoryReportMs: options.memoryReportMs ?? DEFAULT_MEMORY_REPORT_MS,
+        serverName: options.serverName,
+        serverVersion: options.serverVersion,
+        logger: options.logger,
+        events: options.events,
+      });
+      await modelVersion.start(request.synchronous ?? false);
+      if (shuttingDown) throw new ServerDraining();
+    } catch (error) {
+      await modelVersion?.drain();
       await cleanup(extractDir);
       throw error;
     } finally {
       pending.delete(key);
     }
-    if (shuttingDown) {
-      await modelVersion.drain();
-      await cleanup(extractDir);
-      throw new ServerDraining();
-    }
+    const entry: Entry = { version: modelVersion, extractDir };
     const model = models.get(name);
     if (model === undefined) models.set(name, { defaultVersion: version, versions: new Map([[version, entry]]) });
     else model.versions.set(version, entry);
@@ -177,6 +205,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
       shuttingDown = true;
       const all = [...models].flatMap(([name, model]) => [...model.versions.values()].map((entry) => ({ name, entry })));
       await Promise.all(all.map(({ name, entry }) => remove(name, entry)));
+      await cleanup(run.dir);
     },
   };
 }

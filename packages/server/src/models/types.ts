@@ -55,7 +55,10 @@ export interface ModelVersionHandle {
   readonly modelDir: string;
   readonly archivePath: string;
   readonly config: EffectiveModelConfig;
-  /** Set once a worker has initialised and described its model. */
+  /**
+   * Set once a worker has loaded the model: the handler's `describe()`, or no inputs and outputs when it
+   * has none. Kept when the version is scaled to zero.
+   */
   readonly metadata: ModelMetadata | undefined;
   /** Queues the request (rejects with `QueueFull` at once when full) and resolves with its answer. */
   submit(request: InferenceRequest): Promise<InferenceOutcome>;

@@ -26,11 +26,15 @@ export class PayloadBuilder {
   readonly segments: SegmentTable = [];
   readonly parts: Uint8Array[] = [];
   private size = 0;
-  private readonly seen = new Map<Uint8Array, number>();
+  /** Segments already added, by the memory they view: offset and length within each underlying buffer. */
+  private readonly seen = new Map<ArrayBufferLike, Map<string, number>>();
 
   add(bytes: Uint8Array): number {
-    // The same buffer often appears twice (a request's `body` is also its `data` and its form field).
-    const known = this.seen.get(bytes);
+    // The same bytes often appear more than once (a request's `body` is also its `data` and its form
+    // field), frequently as different view objects over one buffer: those travel once.
+    let views = this.seen.get(bytes.buffer);
+    const key = `${bytes.byteOffset}:${bytes.byteLength}`;
+    const known = views?.get(key);
     if (known !== undefined) return known;
     const pad = (SEGMENT_ALIGN - (this.size % SEGMENT_ALIGN)) % SEGMENT_ALIGN;
     if (pad > 0) {
@@ -41,7 +45,11 @@ export class PayloadBuilder {
     this.segments.push([this.size, bytes.byteLength]);
     this.parts.push(bytes);
     this.size += bytes.byteLength;
-    this.seen.set(bytes, index);
+    if (views === undefined) {
+      views = new Map();
+      this.seen.set(bytes.buffer, views);
+    }
+    views.set(key, index);
     return index;
   }
 

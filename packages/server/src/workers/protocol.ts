@@ -9,6 +9,8 @@ export interface WorkerInit {
   modelName: string;
   modelVersion: string;
   modelDir: string;
+  /** The model version's cache directory, outside the archive (e.g. ONNX Runtime's optimised graph). */
+  cacheDir: string;
   /** Absolute path of the archive's handler bundle. */
   bundlePath: string;
   exportName: string;
@@ -51,9 +53,11 @@ export interface WireRequest {
   headers: Record<string, string>;
   query: Record<string, string>;
   contentType?: string;
-  /** Present when the request carried JSON; `json` itself may then be any value, `null` included. */
-  hasJson?: true;
-  json?: unknown;
+  /**
+   * The body is JSON for the handler's `json`: the worker parses it from the body bytes, so parsing
+   * (and a large document) costs the worker, never the server's event loop or the frame header.
+   */
+  parseJson?: true;
   form: Array<[name: string, value: { seg: number } | { text: string }]>;
   tensors?: WireTensor[];
   requestedOutputs?: string[];
@@ -134,7 +138,20 @@ export function decodeTensor(wire: WireTensor, frame: Frame<unknown>): NamedTens
   return out;
 }
 
-export function encodeRequest(input: RequestInput, payload: PayloadBuilder): WireRequest {
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]*\+)?json$/i;
+
+/** `application/json` or any `+json` type, parameters such as `charset` aside. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semicolon = contentType.indexOf(';');
+  return JSON_MEDIA_TYPE.test((semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim());
+}
+
+/**
+ * A request as a frame header plus payload segments. `parseJson` asks the worker to parse a JSON body
+ * (the `/predictions` API); v2 requests arrive already decoded into tensors.
+ */
+export function encodeRequest(input: RequestInput, payload: PayloadBuilder, parseJson: boolean): WireRequest {
   const wire: WireRequest = {
     requestId: input.requestId,
     body: payload.add(input.body),
@@ -146,10 +163,7 @@ export function encodeRequest(input: RequestInput, payload: PayloadBuilder): Wir
     ]),
   };
   if (input.contentType !== undefined) wire.contentType = input.contentType;
-  if (input.json !== undefined) {
-    wire.hasJson = true;
-    wire.json = input.json;
-  }
+  if (parseJson && isJsonContentType(input.contentType)) wire.parseJson = true;
   if (input.tensors !== undefined) wire.tensors = input.tensors.map((t) => encodeTensor(t, payload));
   if (input.requestedOutputs !== undefined) wire.requestedOutputs = input.requestedOutputs;
   return wire;
@@ -168,7 +182,6 @@ export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): Request
     query: wire.query,
   };
   if (wire.contentType !== undefined) input.contentType = wire.contentType;
-  if (wire.hasJson) input.json = wire.json ?? null;
   if (wire.tensors !== undefined) input.tensors = wire.tensors.map((t) => decodeTensor(t, frame));
   if (wire.requestedOutputs !== undefined) input.requestedOutputs = wire.requestedOutputs;
   return input;

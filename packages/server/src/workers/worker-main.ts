@@ -1,12 +1,15 @@
 import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { Context, HandleFn, HandlerModule, Logger, MetricsRecorder, TensorResponse } from '@nodeserve/handler-sdk';
+import {
+  type Context, type HandleFn, type HandlerModule, type Logger, type MetricsRecorder, type RequestInput,
+  createContext, isBytesResponse, isTensorResponse,
+} from '@nodeserve/handler-sdk';
 import type { ModelMetadata } from '../models/types.js';
 import { registerExternalResolution } from './external-resolution.js';
 import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
 import {
-  type FromWorker, type ToWorker, type WireResult, type WorkerInit,
+  type FromWorker, type ToWorker, type WireError, type WireResult, type WorkerInit,
   decodeRequest, encodeTensor, toWireError,
 } from './protocol.js';
 
@@ -85,19 +88,20 @@ async function initialize(init: WorkerInit): Promise<void> {
   const module = (await import(pathToFileURL(init.bundlePath).href)) as HandlerModule;
   handle = entryFunction(module, init.exportName, init.bundlePath);
   context = {
-    systemProperties: {
+    ...createContext({
       modelDir: init.modelDir,
+      cacheDir: init.cacheDir,
+      manifest: init.manifest,
+      config: init.config,
       gpuId: init.gpuId,
       batchSize: init.batchSize,
       serverName: init.serverName,
       serverVersion: init.serverVersion,
-    },
-    manifest: init.manifest,
+      logger,
+      metrics,
+    }),
+    // The name it is served under: registration may override the archive's.
     modelName: init.modelName,
-    modelVersion: init.modelVersion,
-    config: init.config,
-    logger,
-    metrics,
   };
   if (typeof module.initialize === 'function') await module.initialize(context);
   const describe = module['describe'];
@@ -108,15 +112,19 @@ async function initialize(init: WorkerInit): Promise<void> {
   reportMemory();
 }
 
-function isTensorResponse(value: unknown): value is TensorResponse {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tensors'
-    && Array.isArray((value as { outputs?: unknown }).outputs);
-}
+/** A content type the server can send as a header: visible ASCII, bounded. */
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 
 function encodeResult(value: unknown, payload: PayloadBuilder): WireResult {
   try {
     if (value instanceof Error) return { kind: 'error', error: toWireError(value) };
     if (value instanceof Uint8Array) return { kind: 'bytes', seg: payload.add(value), contentType: 'application/octet-stream' };
+    if (isBytesResponse(value)) {
+      if (!CONTENT_TYPE.test(value.contentType)) {
+        throw new TypeError(`content type ${JSON.stringify(value.contentType).slice(0, 300)} is not a valid header value`);
+      }
+      return { kind: 'bytes', seg: payload.add(value.data), contentType: value.contentType };
+    }
     if (isTensorResponse(value)) {
       const outputs = value.outputs.map((t) => encodeTensor(t, payload));
       return value.parameters === undefined ? { kind: 'tensors', outputs } : { kind: 'tensors', outputs, parameters: value.parameters };
@@ -130,31 +138,60 @@ function encodeResult(value: unknown, payload: PayloadBuilder): WireResult {
   }
 }
 
+/** Parses a JSON body into `json`; a body that is not JSON fails only its own request, before the handler sees it. */
+function withJson(input: RequestInput): RequestInput | WireResult {
+  try {
+    input.json = JSON.parse(Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength).toString('utf8')) as unknown;
+    return input;
+  } catch (error) {
+    return {
+      kind: 'error',
+      error: { code: 'InvalidInput', status: 400, type: 'InvalidInput', message: `Request body is not valid JSON: ${(error as Error).message}` },
+    };
+  }
+}
+
+type Decoded = { input: RequestInput } | { refused: WireResult };
+
 async function runBatch(frame: Frame<Extract<ToWorker, { type: 'batch' }>>): Promise<void> {
   const { batchId, requests } = frame.header;
-  const inputs = requests.map((wire) => decodeRequest(wire, frame));
+  const decoded: Decoded[] = requests.map((wire) => {
+    const input = decodeRequest(wire, frame);
+    const parsed = wire.parseJson ? withJson(input) : input;
+    return parsed === input ? { input } : { refused: parsed as WireResult };
+  });
+  const inputs = decoded.flatMap((item) => ('input' in item ? [item.input] : []));
   const started = performance.now();
-  let results: unknown;
-  try {
-    results = await handle!(inputs, context!);
-  } catch (error) {
-    send({ type: 'batchFailed', batchId, handlerMs: performance.now() - started, error: toWireError(error) });
-    return;
+  // The handler's failure is every handled request's; requests refused before it keep their own answer.
+  const fail = (error: WireError, handlerMs: number): void => {
+    if (inputs.length === decoded.length) {
+      send({ type: 'batchFailed', batchId, handlerMs, error });
+      return;
+    }
+    const results = decoded.map((item): WireResult => ('refused' in item ? item.refused : { kind: 'error', error }));
+    send({ type: 'results', batchId, handlerMs, results, segments: [] });
+  };
+  let results: unknown = [];
+  if (inputs.length > 0) {
+    try {
+      results = await handle!(inputs, context!);
+    } catch (error) {
+      fail(toWireError(error), performance.now() - started);
+      return;
+    }
   }
   const handlerMs = performance.now() - started;
   if (!Array.isArray(results) || results.length !== inputs.length) {
     const got = Array.isArray(results) ? `${results.length} results` : `a ${results === null ? 'null' : typeof results} instead of an array`;
-    send({
-      type: 'batchFailed', batchId, handlerMs,
-      error: {
-        type: 'InvalidHandlerOutput',
-        message: `the handler returned ${got} for a batch of ${inputs.length} requests: expected ${inputs.length}, one per request, in order`,
-      },
-    });
+    fail({
+      type: 'InvalidHandlerOutput',
+      message: `the handler returned ${got} for a batch of ${inputs.length} requests: expected ${inputs.length}, one per request, in order`,
+    }, handlerMs);
     return;
   }
   const payload = new PayloadBuilder();
-  const encoded = results.map((value) => encodeResult(value, payload));
+  let next = 0;
+  const encoded = decoded.map((item) => ('refused' in item ? item.refused : encodeResult(results[next++], payload)));
   send({ type: 'results', batchId, handlerMs, results: encoded, segments: payload.segments }, payload);
 }
 

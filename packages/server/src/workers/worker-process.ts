@@ -135,7 +135,7 @@ export class WorkerProcess {
     for (const job of jobs) {
       job.dispatchedAt = now;
       try {
-        requests.push(encodeRequest(job.request.input, payload));
+        requests.push(encodeRequest(job.request.input, payload, job.request.api === 'predictions'));
         sent.push(job);
       } catch (error) {
         job.reject(new HandlerFailed({ code: 'BadRequest', status: 400, type: 'InvalidInput', message: (error as Error).message }));

@@ -92,12 +92,17 @@ describe('dynamic batching and the bounded queue', () => {
     expect(bytes.kind === 'bytes' && Buffer.compare(bytes.body, image)).toBe(0);
 
     const form = await model.submit(request(image, {
-      form: { data: image, label: 'cat' }, json: { threshold: 0.5 }, headers: { 'x-trace': 't1' }, query: { top: '5' }, contentType: 'multipart/form-data',
+      form: { data: image, label: 'cat' }, headers: { 'x-trace': 't1' }, query: { top: '5' }, contentType: 'multipart/form-data',
     }));
     expect(json(form)).toMatchObject({
       bodyBytes: image.byteLength, sameData: true, form: { data: `bytes:${image.byteLength}`, label: 'cat' },
-      json: { threshold: 0.5 }, headers: { 'x-trace': 't1' }, query: { top: '5' },
+      headers: { 'x-trace': 't1' }, query: { top: '5' },
     });
+    expect(json(form)['json']).toBeUndefined();
+
+    const png = await model.submit(request(image, { query: { as: 'png' } }));
+    expect(png).toMatchObject({ kind: 'bytes', contentType: 'image/png' });
+    expect(png.kind === 'bytes' && Buffer.compare(png.body, image)).toBe(0);
 
     const floats = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
     const words = [Buffer.from('hello'), Buffer.from('world')];
@@ -119,6 +124,26 @@ describe('dynamic batching and the bounded queue', () => {
     expect(m?.data).toEqual([true, false, true]);
     expect(Array.from(i!.data as BigInt64Array)).toEqual([1n, -2n]);
     expect(tensors.parameters).toEqual({ echoed: true });
+  });
+
+  it('parses JSON bodies in the worker and refuses one that is not JSON with 400 before the handler, failing only it', async () => {
+    const archive = await engine.archive('echo.mjs', { name: 'json-bodies', config: { batchSize: 3, maxBatchDelay: 300 } });
+    const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
+    const [good, bad, vendor] = await Promise.allSettled([
+      model.submit(request('{"threshold": 0.5, "labels": ["cat"]}', { contentType: 'application/json; charset=utf-8' })),
+      model.submit(request('{"threshold": ', { contentType: 'application/json' })),
+      model.submit(request('[1, null]', { contentType: 'application/vnd.example+json' })),
+    ]);
+    expect(good.status === 'fulfilled' && json(good.value)).toMatchObject({ json: { threshold: 0.5, labels: ['cat'] }, batchSize: 2 });
+    expect(vendor.status === 'fulfilled' && json(vendor.value)).toMatchObject({ json: [1, null], batchSize: 2 });
+    expect(bad.status).toBe('rejected');
+    expect(bad.status === 'rejected' && bad.reason).toMatchObject({ code: 'InvalidInput', status: 400 });
+    expect(bad.status === 'rejected' && (bad.reason as Error).message).toMatch(/^Request body is not valid JSON: /);
+
+    // Text that merely looks like JSON is the handler's to read; v2 requests arrive as tensors and are not parsed again.
+    expect(json(await model.submit(request('{not json', { contentType: 'text/plain' })))['json']).toBeUndefined();
+    const v2 = await model.submit({ ...request('{not json', { contentType: 'application/json' }), api: 'v2' });
+    expect(json(v2)['json']).toBeUndefined();
   });
 
   it('reports queue and inference timings, the model description, custom metrics and worker memory', async () => {

@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ServerEvents } from '../../src/events.js';
-import { type EngineDefaults, type InferenceRequest, type ModelRegistry, createModelRegistry } from '../../src/models/index.js';
+import {
+  type EngineDefaults, type InferenceRequest, type ModelRegistry, type ModelRegistryOptions, type ModelVersionHandle,
+  createModelRegistry,
+} from '../../src/models/index.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -54,6 +57,8 @@ export interface Engine {
   logs: LogLine[];
   root: string;
   archive(fixture: string, spec: ArchiveSpec): Promise<string>;
+  /** Builds the fixture's archive and registers it with one worker, once that worker is ready. */
+  register(fixture: string, spec: ArchiveSpec): Promise<ModelVersionHandle>;
   close(): Promise<void>;
 }
 
@@ -66,7 +71,10 @@ export const TEST_DEFAULTS: EngineDefaults = {
   numberOfGpu: 0,
 };
 
-export async function startEngine(defaults: Partial<EngineDefaults> = {}, cpuCount?: number): Promise<Engine> {
+/** A registry over a fresh temp directory (extractions and caches inside it); `options` override the registry's. */
+export async function startEngine(
+  defaults: Partial<EngineDefaults> = {}, cpuCount?: number, options: Partial<ModelRegistryOptions> = {},
+): Promise<Engine> {
   const root = await mkdtemp(join(tmpdir(), 'nodeserve-engine-'));
   const events = new ServerEvents();
   const logs: LogLine[] = [];
@@ -77,11 +85,13 @@ export async function startEngine(defaults: Partial<EngineDefaults> = {}, cpuCou
   const registry = createModelRegistry({
     defaults: { ...TEST_DEFAULTS, ...defaults },
     extractRoot: join(root, 'extracted'),
+    cacheRoot: join(root, 'cache'),
     events,
     logger,
     serverName: 'nodeserve',
     serverVersion: '0.1.0',
     ...(cpuCount === undefined ? {} : { cpuCount }),
+    ...options,
   });
   return {
     registry,
@@ -89,6 +99,8 @@ export async function startEngine(defaults: Partial<EngineDefaults> = {}, cpuCou
     logs,
     root,
     archive: (fixture, spec) => buildArchive(root, fixture, spec),
+    register: async (fixture, spec) =>
+      registry.register({ archive: await buildArchive(root, fixture, spec), initialWorkers: 1, synchronous: true }),
     async close() {
       await registry.shutdown();
       await rm(root, { recursive: true, force: true });

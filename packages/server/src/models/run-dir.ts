@@ -1,0 +1,33 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** `<pid>-<random>`: the directory of one registry, named for the process that owns it. */
+const RUN_DIR = /^([1-9]\d{0,9})-[A-Za-z0-9]+$/;
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Creates this process's directory under `root` and removes those of processes that are gone: a
+ * server that was killed never removes its own extractions, so the next one to start does.
+ */
+export function createRunDir(root: string): { dir: string; removedStale: string[] } {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const removedStale: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    const owner = RUN_DIR.exec(entry.name)?.[1];
+    if (owner === undefined || !entry.isDirectory() || isRunning(Number(owner))) continue;
+    const stale = join(root, entry.name);
+    rmSync(stale, { recursive: true, force: true });
+    removedStale.push(stale);
+  }
+  return { dir: mkdtempSync(join(root, `${process.pid}-`)), removedStale };
+}
