@@ -137,10 +137,25 @@ describe('model-archiver, TorchServe style', () => {
     expect(made.code).toBe(0);
     const { format: detected, manifest, entries } = await inspectArchive(scratch.path(`out/${output}`));
     expect(detected).toBe(readAs);
-    expect(manifest.model).toMatchObject({ modelName: 'resnet-18', modelVersion: '2.0', serializedFile: 'mobilenetv2-12-int8.onnx', configFile: 'model-config.yaml' });
+    // The module name, as TorchServe records it, not the build machine's path to the handler.
+    expect(manifest.model).toMatchObject({ modelName: 'resnet-18', modelVersion: '2.0', handler: 'echo:handle', serializedFile: 'mobilenetv2-12-int8.onnx', configFile: 'model-config.yaml' });
+    expect(manifest.entryPoint).toEqual({ bundle: BUNDLE_PATH, exportName: 'handle', source: 'echo.ts' });
     expect(manifest.config).toMatchObject({ batchSize: 4, maxBatchDelay: 50, handler: { topk: 5 } });
     expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining([MANIFEST_PATH, 'echo.ts', 'index_to_name.json', 'mobilenetv2-12-int8.onnx', BUNDLE_PATH]));
     if (format === 'zip-store') for (const e of entries) expect(e.compressedSize).toBe(e.size);
+  });
+});
+
+describe('model-archiver without a model file', () => {
+  it('archives the handler alone, as TorchServe allows, and warns once on stderr', async () => {
+    const made = await run(['--model-name', 'nomodel', '--handler', `${join(FIXTURES, 'echo.ts')}`, '--export-path', 'out'], scratch.dir);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toBe('model-archiver: warning: no model file (--serialized-file or --model-path): the archive holds only the handler\n');
+    const { manifest } = await inspectArchive(scratch.path('out/nomodel.mar'));
+    expect(manifest.model.serializedFile).toBeUndefined();
+    // The export was defaulted, and the manifest still says which one.
+    expect(manifest.model.handler).toBe('echo:handle');
+    expect(Object.keys(manifest.files).sort()).toEqual([BUNDLE_PATH, `${BUNDLE_PATH}.map`, 'echo.ts'].sort());
   });
 });
 
@@ -210,6 +225,7 @@ describe('model-archiver refuses bad input and writes nothing', () => {
     const good = await run(archive('src/h.ts:good'), scratch.dir);
     expect(good.stderr).toBe('');
     expect(good.code).toBe(0);
+    expect((await inspectArchive(scratch.path('out/m.mar'))).manifest.model.handler).toBe('h:good');
   });
 
   it('reports a missing handler, model file and extra file by name', async () => {

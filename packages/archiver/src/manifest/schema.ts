@@ -45,7 +45,10 @@ export const ManifestSchema = z.object({
   model: z.object({
     modelName: ModelNameSchema,
     modelVersion: ModelVersionSchema,
-    /** The handler as given on the command line, e.g. `img_classifier_service:handle`. */
+    /**
+     * The handler as TorchServe records it, by module name rather than the build machine's path:
+     * `<handler file name without extension>:<export>`, e.g. `img_classifier_service:handle`.
+     */
     handler: z.string().min(1),
     /** The model file (TorchServe's `--serialized-file`), a path inside the archive. */
     serializedFile: ArchivePathSchema.optional(),

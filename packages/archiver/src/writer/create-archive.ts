@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ArchiveBuildError } from '../errors.js';
 import { formatCreatedOn } from '../manifest/created-on.js';
 import { readModelConfig } from './config-file.js';
@@ -84,6 +84,10 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
   if (!ARCHIVE_FORMATS.includes(format)) throw new ArchiveBuildError('InvalidOption', `--archive-format "${format}": expected one of ${ARCHIVE_FORMATS.join(', ')}`);
 
   const modelPath = options.modelPath === undefined ? undefined : resolve(cwd, options.modelPath);
+  // TorchServe allows this for handlers that load no model; it is more often a forgotten flag.
+  if (modelPath === undefined && options.serializedFile === undefined) {
+    warn('no model file (--serialized-file or --model-path): the archive holds only the handler');
+  }
   const inputs: InputFile[] = [];
   if (modelPath) {
     if (!(await stat(modelPath).catch(() => undefined))?.isDirectory()) throw new ArchiveBuildError('InputMissing', `--model-path ${modelPath} is not a directory`);
@@ -160,7 +164,7 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
     model: {
       modelName,
       modelVersion,
-      handler: options.handler,
+      handler: `${basename(handler.file, extname(handler.file))}:${handler.exportName}`,
       ...(serializedFile === undefined ? {} : { serializedFile }),
       ...(configFile === undefined ? {} : { configFile }),
       ...(options.description === undefined ? {} : { description: options.description }),
