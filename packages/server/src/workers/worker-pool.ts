@@ -102,11 +102,12 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     if (this.stopped) return;
     this.lastStartError = undefined;
     while (this.slots.length < count) {
-      const slot: Slot = { index: this.slots.length, worker: undefined, restarts: 0, failures: 0, restartTimer: undefined };
+      const slot: Slot = { index: this.freeIndex(), worker: undefined, restarts: 0, failures: 0, restartTimer: undefined };
       this.slots.push(slot);
       this.start(slot);
     }
-    const removed = this.slots.splice(count);
+    const removed = this.leastNeeded(this.slots.length - count);
+    this.slots = this.slots.filter((slot) => !removed.includes(slot));
     const leaving: Promise<void>[] = [];
     for (const slot of removed) {
       clearTimeout(slot.restartTimer);
@@ -156,6 +157,31 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     this.changes.emit('change');
   }
 
+  /** The lowest slot number not in use: it picks the GPU, so the pool keeps spreading over the first devices. */
+  private freeIndex(): number {
+    const used = new Set(this.slots.map((slot) => slot.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    return index;
+  }
+
+  /**
+   * The `n` slots to give up when shrinking: those with no serving worker first (restarting, then
+   * starting), then idle ones, busy ones last, so a scale-down interrupts as little work as it can;
+   * higher slot numbers first among equals.
+   */
+  private leastNeeded(n: number): Slot[] {
+    if (n <= 0) return [];
+    const rank = (slot: Slot): number => {
+      const state = slot.worker?.state;
+      if (state === undefined || state === 'dead' || state === 'stopping') return 0;
+      if (state === 'starting') return 1;
+      if (state === 'ready') return 2;
+      return 3;
+    };
+    return [...this.slots].sort((a, b) => rank(a) - rank(b) || b.index - a.index).slice(0, n);
+  }
+
   private *all(): Iterable<WorkerProcess> {
     for (const slot of this.slots) if (slot.worker !== undefined) yield slot.worker;
     yield* this.retiring;
@@ -163,7 +189,7 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
 
   private start(slot: Slot): void {
     slot.restartTimer = undefined;
-    if (this.stopped || this.slots[slot.index] !== slot) return;
+    if (this.stopped || !this.slots.includes(slot)) return;
     const worker = this.options.spawn(slot.index, {
       onIdle: (w) => {
         this.idle.push(w);
@@ -197,7 +223,7 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     this.retiring.delete(worker);
     this.options.onLost(worker);
     if (slot.worker === worker) slot.worker = undefined;
-    const wanted = !this.stopped && this.slots[slot.index] === slot;
+    const wanted = !this.stopped && this.slots.includes(slot);
     if (wanted) {
       if (exit.servedMs !== undefined && exit.servedMs >= HEALTHY_AFTER_MS) slot.failures = 0;
       const delay = Math.min(BACKOFF_FIRST_MS * 2 ** slot.failures, BACKOFF_MAX_MS);

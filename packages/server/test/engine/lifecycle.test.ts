@@ -108,6 +108,35 @@ describe('model registry and lifecycle', () => {
     expect(model.workers()).toHaveLength(1);
   });
 
+  it('shrinks by the idle workers first: a busy worker keeps its request when others can go', async () => {
+    const archive = await engine.archive('slow.mjs', { name: 'shrunk' });
+    const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
+    await model.scale(2, 2, true);
+    // The first worker has been idle longest, so it takes the first request and the newer (higher) one the second.
+    const short = model.submit(request('x', { query: { ms: '50' } }));
+    const long = model.submit(request('x', { query: { ms: '1500' } }));
+    const shortPid = json(await short)['pid'];
+    const busy = model.workers().find((w) => w.state === 'busy');
+    expect(busy?.id).toMatch(/-w2$/);
+    expect(busy?.pid).not.toBe(shortPid);
+    await model.scale(1, 1, true);
+    expect(model.workers().map((w) => w.pid)).toEqual([busy?.pid]);
+    expect(json(await long)['pid']).toBe(busy?.pid);
+  });
+
+  it('has metadata once a worker has loaded, without describe() too, and keeps it when scaled to zero', async () => {
+    const plain = await engine.register('slow.mjs', { name: 'undescribed' });
+    expect(plain.metadata).toEqual({ inputs: [], outputs: [] });
+    const described = await engine.register('echo.mjs', { name: 'described' });
+    const metadata = described.metadata;
+    expect(metadata?.inputs[0]?.name).toBe('body');
+    await plain.scale(0, 0, true);
+    await described.scale(0, 0, true);
+    expect(plain.workers()).toEqual([]);
+    expect(plain.metadata).toEqual({ inputs: [], outputs: [] });
+    expect(described.metadata).toEqual(metadata);
+  });
+
   it('drains on unregister: queued and running requests are answered, new ones are refused', async () => {
     const archive = await engine.archive('slow.mjs', { name: 'drained' });
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
