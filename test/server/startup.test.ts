@@ -32,8 +32,18 @@ describe('model-server --start refuses to start, naming the reason', () => {
     writeFileSync(path.join(cwd, 'broken.mar'), 'this is not a zip archive');
     const result = await modelServer(cwd, ['--start', '--models', 'broken=broken.mar']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/broken\.mar|archive/i);
+    expect(result.stderr).toMatch(/Cannot load model from \S*broken\.mar: /);
     expect(existsSync(path.join(cwd, 'logs/model-server.pid'))).toBe(false);
+  });
+
+  it('names every bad archive when several fail', async () => {
+    const cwd = dir();
+    writeFileSync(path.join(cwd, 'one.mar'), 'not a zip');
+    writeFileSync(path.join(cwd, 'two.mar'), 'not a zip either');
+    const result = await modelServer(cwd, ['--start', '--models', 'one=one.mar', 'two=two.mar']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/Cannot load model from \S*one\.mar: /);
+    expect(result.stderr).toMatch(/Cannot load model from \S*two\.mar: /);
   });
 
   it('names a missing archive', async () => {
