@@ -1,10 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HandlerError } from '@nodeserve/handler-sdk';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HandlerError, preprocessImage } from '@nodeserve/handler-sdk';
 import sharp from 'sharp';
 import { ImgClassifierService } from '../img_classifier_service.js';
+import { GraphBuilder, tensorValueInfo } from '../scripts/onnx/graph-builder.js';
+import { encodeModel } from '../scripts/onnx/onnx-proto.js';
 import { expectedTop1, image, labelOf, modelFixture, request, type RecordingContext } from '../../../packages/handler-sdk/test/fixture.js';
 
 type Top = Array<Record<string, number>>;
+
+/**
+ * The smallest ImageNet-style classifier with a `side`×`side` input: global average pool per
+ * channel, then a dense layer to `classes` logits. Enough to show the handler sizes crops from the model.
+ */
+function tinyClassifier(side: number, classes: number): Uint8Array {
+  const graph = new GraphBuilder();
+  const weights = Float32Array.from({ length: classes * 3 }, (_, i) => ((i * 7) % 11) / 11 - 0.5);
+  const pooled = graph.node('GlobalAveragePool', 'pool', ['pixels']);
+  const flat = graph.node('Flatten', 'flatten', [pooled], { axis: 1 });
+  graph.node('Gemm', 'dense', [flat, graph.initializer('w', [classes, 3], weights), graph.initializer('b', [classes], new Float32Array(classes))], { transB: 1 }, 'scores');
+  return encodeModel({
+    ir_version: 7,
+    opset_import: [{ domain: '', version: 13 }],
+    producer_name: 'nodeserve-test',
+    producer_version: '0.1.0',
+    model_version: 1,
+    doc_string: '',
+    graph: graph.build('tiny', [tensorValueInfo('pixels', ['N', 3, side, side])], [tensorValueInfo('scores', ['N', classes])], false),
+    metadata_props: [],
+  });
+}
 
 const expected = expectedTop1();
 
@@ -61,7 +87,7 @@ describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
   });
 
   it('gives the same top-1 with the jimp (pure JavaScript) and sharp decoders', async () => {
-    expect(withJimp.handler['images'].name).toBe('jimp');
+    expect(withJimp.handler.imageBackend.name).toBe('jimp');
     const names = expected.map((e) => e.image);
     const viaJimp = (await withJimp.handler.handle(names.map((n) => request(image(n))), withJimp.fixture.context)) as Top[];
     names.forEach((name, i) => expect([name, labelOf(viaJimp[i]![0]!)]).toEqual([name, expected[i]!.top1]));
@@ -74,6 +100,31 @@ describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
       withSharp.fixture.context,
     )) as Top[];
     expect(results.map((r) => r.length)).toEqual([2, 1, 5]);
+  });
+
+  it('takes a v2 FP32 tensor of the model input shape as it is, with the same answer as the image it was made from', async () => {
+    const side = withSharp.handler.transform().crop;
+    const photos = ['kitten.jpg', 'croco.jpg'];
+    const tensors = await Promise.all(photos.map(async (name) => ({
+      name: 'input', datatype: 'FP32' as const, shape: [1, 3, side, side],
+      data: await preprocessImage(image(name), withSharp.handler.imageBackend, withSharp.handler.transform()),
+    })));
+    const viaTensors = (await withSharp.handler.handle(tensors.map((t) => request(new Uint8Array(0), { tensors: [t] })), withSharp.fixture.context)) as Top[];
+    const viaImages = (await withSharp.handler.handle(photos.map((name) => request(image(name))), withSharp.fixture.context)) as Top[];
+    expect(viaTensors.map((r) => labelOf(r[0]!))).toEqual(['tabby', 'African crocodile']);
+    viaTensors.forEach((result, i) => {
+      expect(result.map(labelOf)).toEqual(viaImages[i]!.map(labelOf));
+      result.forEach((entry, k) => expect(Object.values(entry)[0]!).toBeCloseTo(Object.values(viaImages[i]![k]!)[0]!, 5));
+    });
+  });
+
+  it('refuses a v2 tensor of the wrong shape with a message naming the model input', async () => {
+    const [result] = await withSharp.handler.handle(
+      [request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 8, 8], data: new Float32Array(3 * 64) }] })],
+      withSharp.fixture.context,
+    );
+    expect([(result as HandlerError).status, (result as HandlerError).code]).toEqual([400, 'InvalidInput']);
+    expect((result as Error).message).toMatch(/must be FP32 \[-1, 3, 224, 224\]/);
   });
 
   it('fails only the bad requests of a batch, each with its typed 400', async () => {
@@ -93,7 +144,7 @@ describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
     const results = await withSharp.handler.handle(inputs, withSharp.fixture.context);
     expect(results).toHaveLength(inputs.length);
     const codes = results.map((r) => (r instanceof HandlerError ? `${r.status} ${r.code}` : 'ok'));
-    expect(codes).toEqual(['400 ImageDecodeError', 'ok', '400 ImageDecodeError', '400 ImageDecodeError', '400 ImageTooLarge', '400 InvalidInput']);
+    expect(codes).toEqual(['400 ImageUnreadable', 'ok', '400 ImageUnreadable', '400 ImageUnreadable', '400 ImageTooLarge', '400 InvalidInput']);
     expect((results[0] as Error).message).toMatch(/empty/);
     expect((results[2] as Error).message).toMatch(/not an image/);
     expect((results[3] as Error).message).toMatch(/truncated|premature/i);
@@ -107,6 +158,39 @@ describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 1000] }],
     });
+  });
+});
+
+describe('model config and model shapes', () => {
+  it('answers the config\'s handler.topk by default; a request\'s topk still wins', async () => {
+    const fixture = modelFixture({ config: { handler: { topk: 3 } } });
+    try {
+      const handler = new ImgClassifierService();
+      await handler.initialize(fixture.context);
+      const kitten = image('kitten.jpg');
+      const results = (await handler.handle([request(kitten), request(kitten, { query: { topk: '7' } })], fixture.context)) as Top[];
+      expect(results.map((r) => r.length)).toEqual([3, 7]);
+      expect(results[0]!.map(labelOf)).toEqual(['tabby', 'tiger cat', 'Egyptian cat']);
+      expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'mobilenet 1.0 ready', fields: expect.objectContaining({ topk: 3 }) }));
+    } finally {
+      fixture.cleanup();
+    }
+  });
+
+  it('reads the input size from the model: a 160×160 classifier gets 160×160 crops', async () => {
+    const fixture = modelFixture({ serializedFile: 'tiny160.onnx' });
+    try {
+      writeFileSync(join(fixture.modelDir, 'tiny160.onnx'), tinyClassifier(160, 10));
+      const handler = new ImgClassifierService();
+      await handler.initialize(fixture.context);
+      expect(handler.describe().inputs).toEqual([{ name: 'pixels', datatype: 'FP32', shape: [-1, 3, 160, 160] }]);
+      expect(handler.transform()).toMatchObject({ resize: 183, crop: 160 });
+      const results = (await handler.handle([request(image('kitten.jpg')), request(image('bus.jpg'), { query: { topk: '20' } })], fixture.context)) as Top[];
+      expect(results.map((r) => r.length)).toEqual([5, 10]);
+      expect(fixture.logs).toContainEqual(expect.objectContaining({ fields: expect.objectContaining({ inputSize: 160 }) }));
+    } finally {
+      fixture.cleanup();
+    }
   });
 });
 
