@@ -8,8 +8,14 @@ import { ARCHIVER_VERSION } from './version.js';
 const program = new Command('model-archiver')
   .description('Pack an ONNX model and a TypeScript handler into a .mar archive, or inspect one.')
   .version(ARCHIVER_VERSION, '-V, --archiver-version', 'print the archiver version')
-  .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(`model-archiver: ${text}`) });
+  // Usage errors get one line (a "Did you mean" suggestion joined onto it) and a pointer to
+  // --help, not the whole help after the error.
+  .configureOutput({
+    outputError: (text, write) => {
+      const line = text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      write(`model-archiver: error: ${line}\nsee model-archiver --help\n`);
+    },
+  });
 registerCreate(program);
 registerInspect(program);
 

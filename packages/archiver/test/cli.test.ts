@@ -249,6 +249,19 @@ describe('model-archiver refuses bad input and writes nothing', () => {
     await expectFailure(['--model-name', 'm', '--serialized-file', MODEL], /--handler/);
   });
 
+  it.each([
+    ['a missing --model-name', ['--handler', 'h.ts'], /^model-archiver: error: required option --model-name <name> not specified$/],
+    ['a bad --archive-format', ['--model-name', 'm', '--handler', 'h.ts', '--archive-format', 'rar'], /^model-archiver: error: option '--archive-format <format>' argument 'rar' is invalid\. Allowed choices are default, zip-store, tgz, no-archive\.$/],
+    ['an unknown option', ['--model-nmae', 'm'], /^model-archiver: error: unknown option '--model-nmae' \(Did you mean --model-name\?\)$/],
+  ])('answers %s with one error line and a hint, not the whole help', async (_what, args, firstLine) => {
+    await expectFailure(args, /^model-archiver: error: /);
+    const { stderr } = await run(args, scratch.dir);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(firstLine);
+    expect(lines[1]).toBe('see model-archiver --help');
+  });
+
   it('inspect refuses a tampered archive with one clear line', async () => {
     const bad = join(scratch.dir, 'bad.mar');
     await writeFile(bad, 'not a zip at all');

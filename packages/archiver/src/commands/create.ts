@@ -51,8 +51,8 @@ export function registerCreate(program: Command): void {
     .option('--description <text>', 'a description stored in the manifest')
     .option('-f, --force', 'overwrite an existing archive')
     .action(async (flags: CreateFlags) => {
-      if (flags.modelName === undefined) program.error('error: required option --model-name <name> not specified');
-      if (flags.handler === undefined) program.error('error: required option --handler <spec> not specified');
+      if (flags.modelName === undefined) program.error('required option --model-name <name> not specified');
+      if (flags.handler === undefined) program.error('required option --handler <spec> not specified');
       const started = Date.now();
       const { path, manifest } = await createArchive({
         modelName: flags.modelName,
