@@ -1,18 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createModelRegistry } from './models/index.js';
+import { createModelRegistry, defaultExtractRoot } from './models/index.js';
 import type { ModelRegistry } from './models/types.js';
 import type { RegistryDeps } from './server.js';
 import { SERVER_VERSION } from './version.js';
 
 /**
- * The serving engine, configured from `config.properties`: archives are extracted under a fresh
- * directory in the system temp dir, removed again when the registry shuts down.
+ * The serving engine, configured from `config.properties`: archives are extracted under this user's
+ * directory in the system temp dir; the registry removes its own extractions when it shuts down and
+ * those of servers that were killed when it starts.
  */
 export function createEngineRegistry({ config, events, logger }: RegistryDeps): ModelRegistry {
-  const extractRoot = mkdtempSync(path.join(tmpdir(), 'model-server-'));
-  const registry = createModelRegistry({
+  return createModelRegistry({
     defaults: {
       workers: config.default_workers_per_model,
       batchSize: config.batch_size,
@@ -22,20 +19,10 @@ export function createEngineRegistry({ config, events, logger }: RegistryDeps): 
       jobQueueSize: config.job_queue_size,
       numberOfGpu: config.number_of_gpu,
     },
-    extractRoot,
+    extractRoot: defaultExtractRoot(),
     events,
     logger,
     serverName: 'model-server',
     serverVersion: SERVER_VERSION,
   });
-  return {
-    ...registry,
-    async shutdown() {
-      try {
-        await registry.shutdown();
-      } finally {
-        rmSync(extractRoot, { recursive: true, force: true });
-      }
-    },
-  };
 }

@@ -3,12 +3,13 @@ import { createArchive } from '@nodeserve/archiver';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelConflict } from '../../src/errors.js';
 import { defaultCacheRoot } from '../../src/models/cache-dir.js';
+import { createRunDir } from '../../src/models/run-dir.js';
 import { type Engine, json, request, startEngine } from './harness.js';
 
 const SDK_HANDLER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sdk-handler.ts');
@@ -58,6 +59,17 @@ describe('directories the engine owns: extractions and caches', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+
+  it('extracts only into a directory of its own that no one else can write to', async () => {
+    const open = join(engine.root, 'open');
+    await mkdir(open);
+    await chmod(open, 0o777);
+    expect(() => createRunDir(open)).toThrow(/only it can write to/);
+    const linked = join(engine.root, 'linked');
+    await symlink(open, linked);
+    expect(() => createRunDir(linked)).toThrow(/only it can write to/);
+    expect(await readdir(open)).toEqual([]);
   });
 
   it('refuses an invalid model name before extracting anything', async () => {
