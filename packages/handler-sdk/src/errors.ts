@@ -48,7 +48,8 @@ export class ImageTooLargeError extends HandlerError {
 /** How to make each GPU execution provider usable; part of every `GpuUnavailableError` message. */
 export const GPU_INSTALL_HINT =
   'CUDA: install the CUDA 12 provider files with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts` ' +
-  '(npm 11 skips install scripts unless approved), with the CUDA 12 runtime and cuDNN 9 on the library path. ' +
+  '(installs with onnxruntime_node_install=skip, as nodeserve\'s .npmrc sets, leave them out), ' +
+  'with the CUDA 12 runtime and cuDNN 9 on the library path. ' +
   'WebGPU: bundled with onnxruntime-node, needs a Vulkan driver (libvulkan.so.1) and a GPU that exposes it. ' +
   'Or set allowCpuFallback: true in the model config to run on CPU instead.';
 

@@ -35,6 +35,8 @@ export function modelFixture(options: {
   gpuId?: number | null;
   /** The server's per-model cache directory, if the test gives one. */
   cacheDir?: string;
+  /** The manifest's file digests (none by default). */
+  files?: Manifest['files'];
 } = {}): RecordingContext {
   const modelDir = mkdtempSync(join(tmpdir(), 'handler-sdk-'));
   for (const file of [MOBILENET, ...(options.extraFiles ?? ['index_to_name.json'])]) symlinkSync(join(SHARED_MODELS, file), join(modelDir, file));
@@ -63,7 +65,7 @@ export function modelFixture(options: {
     },
     entryPoint: { bundle: 'handler.mjs', exportName: 'handle', source: 'img_classifier_service.ts' },
     config,
-    files: {},
+    files: options.files ?? {},
   };
   const context = createContext({
     modelDir, manifest, config, gpuId: options.gpuId ?? null, serverName: 'nodeserve', serverVersion: '0.1.0', logger, metrics,

@@ -85,6 +85,18 @@ describe('createSession', () => {
     }
   });
 
+  it('keys the cache by the sha256 the manifest lists for the model, which the server verified, without hashing it again', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'handler-sdk-cache-'));
+    try {
+      const listed = 'ab'.repeat(32);
+      fixture = modelFixture({ cacheDir, files: { [MOBILENET]: { size: 1, sha256: listed } }, config: { cacheOptimizedModel: true } });
+      await createSession(resolveModelFile(fixture.context), fixture.context);
+      expect(readdirSync(cacheDir)).toEqual([basename(optimizedModelPath(cacheDir, listed, 'cpu', 'all'))]);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
   it('replaces a cached graph that does not load by optimising the model again', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'handler-sdk-cache-'));
     try {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import { GpuUnavailableError, ModelError } from '../errors.js';
 import type { Context } from '../types.js';
@@ -18,15 +19,25 @@ function providerOption(provider: ExecutionProvider, gpuId: number): InferenceSe
   return provider === 'cuda' ? { name: 'cuda', deviceId: gpuId } : provider;
 }
 
-/** The model file and its sha256, hashed at most once however many providers are tried. */
+/** The model file and its sha256, found at most once however many providers are tried. */
 interface ModelFile {
   path: string;
   sha256(): Promise<string>;
 }
 
-function modelFile(path: string): ModelFile {
+/**
+ * The digest the archive's manifest lists for `path`, when the file is part of the archive: the
+ * server's reader checked every file against it, and reading it here spares hashing the model again.
+ */
+function listedSha256(path: string, context: Context): string | undefined {
+  const inside = relative(context.systemProperties.modelDir, path);
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return undefined;
+  return context.manifest.files[inside.split(sep).join('/')]?.sha256;
+}
+
+function modelFile(path: string, context: Context): ModelFile {
   let digest: Promise<string> | undefined;
-  return { path, sha256: () => (digest ??= fileSha256(path)) };
+  return { path, sha256: () => (digest ??= Promise.resolve(listedSha256(path, context) ?? fileSha256(path))) };
 }
 
 async function createOn(model: ModelFile, provider: ExecutionProvider, gpuId: number, context: Context): Promise<InferenceSession> {
@@ -73,7 +84,7 @@ function wantedGpu(context: Context): number | null {
 export async function createSession(modelPath: string, context: Context): Promise<LoadedSession> {
   const { logger } = context;
   quietOrtLogging();
-  const model = modelFile(modelPath);
+  const model = modelFile(modelPath, context);
   const gpuId = wantedGpu(context);
   if (gpuId !== null) {
     const tried: Array<{ provider: string; reason: string }> = [];
