@@ -4,6 +4,7 @@
  * model-archiver, starts model-server with the archive, classifies the sample photos with the
  * tutorial's request, prints each top-5, and stops the server — also when interrupted.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,12 +158,23 @@ async function main() {
   say();
 
   say('# 3. Classify the photos, as the tutorial does');
+  const haveCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!haveCurl) say('# (curl is not installed: each request below is sent with Node\'s fetch, the same POST with the photo as body)');
   for (const [i, image] of images.entries()) {
     const url = `http://127.0.0.1:${state.inference}/predictions/${MODEL}`;
-    const res = await shell.run('curl', ['-sS', '-X', 'POST', url, '-T', shell.show(image)], { capture: true, timeoutMs: 30_000 });
-    if (res.code !== 0) throw new Error(`curl failed: ${res.stderr.trim()}`);
+    const args = ['-sS', '-X', 'POST', url, '-T', shell.show(image)];
+    let body;
+    if (haveCurl) {
+      const res = await shell.run('curl', args, { capture: true, timeoutMs: 30_000 });
+      if (res.code !== 0) throw new Error(`curl failed: ${res.stderr.trim()}`);
+      body = res.stdout;
+    } else {
+      say(`$ curl ${args.join(' ')}`);
+      const res = await fetch(url, { method: 'POST', body: readFileSync(image), signal: AbortSignal.timeout(30_000) });
+      body = await res.text();
+    }
     // The whole answer once, as the tutorial shows it; for the other photos only the top-5 it holds.
-    say(formatTop5(res.stdout, weights.meaningfulLabels, { withJson: i === 0 }));
+    say(formatTop5(body, weights.meaningfulLabels, { withJson: i === 0 }));
     say();
   }
   if (!weights.meaningfulLabels) {
