@@ -44,6 +44,13 @@ describe('ImageClassifier', () => {
     expect(results.map((r) => labelOf(r[0]!))).toEqual(['pelican', 'bald eagle']);
   });
 
+  it('decodes an image sent as the one v2 BYTES input, as the server passes it in body', async () => {
+    const jpeg = image('pelican.jpeg');
+    const bytes: NamedTensor = { name: 'image', datatype: 'BYTES', shape: [1], data: [jpeg] };
+    const [result] = (await served.handle([request(jpeg, { tensors: [bytes] })], fixture.context)) as Top[];
+    expect(labelOf(result![0]!)).toBe('pelican');
+  });
+
   it('answers one list per row for a v2 tensor holding several images', async () => {
     const [a, b] = [await imageTensor('pelican.jpeg'), await imageTensor('croco.jpg')];
     const both = new Float32Array(a.data.length * 2);

@@ -11,10 +11,12 @@ const TO_ORT: Partial<Record<TensorDatatype, Tensor.Type>> = {
 /**
  * The v2 input meant for the model's input `expected`, checked against its datatype and shape
  * (the first dimension is the batch), as an ONNX Runtime tensor; `undefined` when the request
- * carries no tensors.
+ * carries no tensors, or only one BYTES input: that is an image (or other encoded payload) sent
+ * over v2, which the server also hands over as `body`, for the decoder rather than the model.
  */
 export function tensorInput(tensors: readonly NamedTensor[] | undefined, expected: TensorMetadata): Tensor | undefined {
   if (tensors === undefined || tensors.length === 0) return undefined;
+  if (tensors.length === 1 && tensors[0]!.datatype === 'BYTES' && expected.datatype !== 'BYTES') return undefined;
   const input = tensors.find((t) => t.name === expected.name) ?? (tensors.length === 1 ? tensors[0] : undefined);
   if (input === undefined) {
     throw new InvalidInputError(`expected an input named "${expected.name}"; got ${tensors.map((t) => `"${t.name}"`).join(', ')}`);
