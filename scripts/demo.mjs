@@ -46,15 +46,20 @@ const shell = new CommandRunner({
   },
 });
 
-/** Server processes this run may have left: the `--start` command's tree and the pid it reported. */
+/**
+ * Whether this run has started a server that may still be running. A server that was already
+ * running from the same directory before (its pid in `preexistingPid`) is never stopped by the demo.
+ */
 let serverStarted = false;
+/** @type {number | undefined} */
+let preexistingPid;
 let stopping = false;
 
 async function cleanUp() {
   await shell.stopRunning();
   if (!serverStarted) return;
   const state = readRunState(workdir);
-  if (state && isAlive(state.pid)) {
+  if (state && state.pid !== preexistingPid && isAlive(state.pid)) {
     const tree = processTree(state.pid);
     await shell.run('model-server', ['--stop'], { timeoutMs: 15_000 }).catch(() => undefined);
     await killAll(tree.filter(isAlive).reverse());
@@ -144,6 +149,8 @@ async function main() {
     );
     startArgs.push('--config', shell.show(config));
   }
+  const before = readRunState(workdir);
+  preexistingPid = before && isAlive(before.pid) ? before.pid : undefined;
   serverStarted = true;
   const started = await shell.run('model-server', startArgs, { timeoutMs: START_TIMEOUT_MS });
   if (started.code !== 0) throw new Error(`model-server --start exited with ${started.code}`);
