@@ -3,8 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { loadConfig } from './config/index.js';
 import { ServeError } from './errors.js';
-import { isServerProcess, printStatus, readPid, runForeground, runPaths, startDetached, stopServer } from './lifecycle/index.js';
-import { createEngineRegistry } from './registry.js';
+// Only what --start, --stop and --status need is imported up front: the serving code (HTTP, workers,
+// archives, metrics) is loaded by the foreground server alone, so the launcher starts it sooner.
+import { startDetached } from './lifecycle/daemon.js';
+import { runPaths } from './lifecycle/paths.js';
+import { isServerProcess } from './lifecycle/process-check.js';
+import { readPid } from './lifecycle/state-file.js';
+import { printStatus } from './lifecycle/status.js';
+import { stopServer } from './lifecycle/stop.js';
 import { SERVER_VERSION } from './version.js';
 
 interface CliOptions {
@@ -99,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (options.foreground === true) {
+    const [{ runForeground }, { createEngineRegistry }] = await Promise.all([import('./lifecycle/foreground.js'), import('./registry.js')]);
     await runForeground({ config, configFile: file, cwd, paths, createRegistry: createEngineRegistry });
     return -1;
   }

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import type { StartupReport } from './foreground.js';
-import { describeReady } from './foreground.js';
+import { type StartupReport, describeReady } from './ready.js';
 import type { RunPaths } from './paths.js';
 
 /** How long `--start` waits for the server to bind and load its initial models. */

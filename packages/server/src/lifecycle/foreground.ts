@@ -4,10 +4,8 @@ import { fileSink } from '../logging/index.js';
 import type { ModelRegistry } from '../models/types.js';
 import { type RegistryDeps, type RunningServer, startServer } from '../server.js';
 import type { RunPaths } from './paths.js';
+import { type StartupReport, describeReady } from './ready.js';
 import { type RunState, claimPidFile, removeRunFiles, writeRunFiles, writeStateFile } from './state-file.js';
-
-/** What a detached server tells the `--start` process that spawned it, over the IPC channel. */
-export type StartupReport = { type: 'ready'; state: RunState } | { type: 'failed'; message: string };
 
 export interface ForegroundOptions {
   config: ServerConfig;
@@ -103,20 +101,6 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
   const ready = state();
   process.stdout.write(describeReady(ready));
   await report({ type: 'ready', state: ready });
-}
-
-export function describeReady(state: RunState): string {
-  const addresses = state.addresses ?? { inference: '-', management: '-', metrics: '-' };
-  const models = state.models.map((m) => `${m.name} ${m.version}`).join(', ');
-  return [
-    `model-server running (pid ${state.pid})`,
-    `  inference:  ${addresses.inference}`,
-    `  management: ${addresses.management}`,
-    `  metrics:    ${addresses.metrics}`,
-    `  models:     ${models === '' ? '(none)' : models}`,
-    `  logs:       ${state.logDir}`,
-    '',
-  ].join('\n');
 }
 
 function report(message: StartupReport): Promise<void> {

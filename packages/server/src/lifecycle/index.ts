@@ -1,5 +1,6 @@
 export { startDetached, START_WAIT_MS } from './daemon.js';
-export { describeReady, runForeground, type ForegroundOptions, type StartupReport } from './foreground.js';
+export { runForeground, type ForegroundOptions } from './foreground.js';
+export { describeReady, type StartupReport } from './ready.js';
 export { resolveInitialModels, type InitialModel, MAX_INITIAL_MODELS } from './initial-models.js';
 export { runPaths, type RunPaths } from './paths.js';
 export { isAlive, isServerProcess } from './process-check.js';

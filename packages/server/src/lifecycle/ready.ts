@@ -1,0 +1,18 @@
+import type { RunState } from './state-file.js';
+
+/** What a detached server tells the `--start` process that spawned it, over the IPC channel. */
+export type StartupReport = { type: 'ready'; state: RunState } | { type: 'failed'; message: string };
+
+export function describeReady(state: RunState): string {
+  const addresses = state.addresses ?? { inference: '-', management: '-', metrics: '-' };
+  const models = state.models.map((m) => `${m.name} ${m.version}`).join(', ');
+  return [
+    `model-server running (pid ${state.pid})`,
+    `  inference:  ${addresses.inference}`,
+    `  management: ${addresses.management}`,
+    `  metrics:    ${addresses.metrics}`,
+    `  models:     ${models === '' ? '(none)' : models}`,
+    `  logs:       ${state.logDir}`,
+    '',
+  ].join('\n');
+}
