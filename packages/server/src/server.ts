@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ListenAddress, ServerConfig } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { ServerEvents } from './events.js';
-import { createHttpApps, type HttpApps, type ServerContext } from './http/index.js';
+import type { HttpApps, ServerContext } from './http/index.js';
 import { type InitialModel, resolveInitialModels } from './lifecycle/initial-models.js';
 import { ModelLoadFailed, StartupAborted } from './lifecycle/startup-errors.js';
 import type { ModelState } from './lifecycle/state-file.js';
@@ -46,8 +46,10 @@ export interface RunningServer {
 
 /**
  * The composition root: config → events, logs → registry → HTTP apps → listening → initial models.
- * It binds the ports before loading models, so a port in use fails fast; it resolves only once every
- * initial model is ready, and on any failure it releases what it started and rejects with the reason.
+ * The initial archives are extracted and checked while the HTTP code loads and the ports are bound
+ * (that is most of a cold start otherwise spent waiting), but no worker starts before every port is
+ * bound, so a port in use fails fast and no event goes unseen by the metrics. It resolves only once
+ * every initial model is ready, and on any failure it releases what it started and rejects with the reason.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
@@ -57,14 +59,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   logServerEvents(events, logger);
   const registry = options.createRegistry({ config, events, logger });
   const context: ServerContext = { config, registry, events, logger, lifecycle: { ready: false, draining: false } };
-  const apps = await createHttpApps(context, accessLog);
-  const all = [apps.inference, apps.management, apps.metrics];
+  let apps: HttpApps | undefined;
+  // The HTTP code (fastify, prom-client, zod schemas) is imported here, not with this module, so that
+  // loading it overlaps the extraction of the initial archives.
+  const creating = import('./http/index.js').then(({ createHttpApps }) => createHttpApps(context, accessLog));
+  creating.catch(() => undefined);
 
   let drained: Promise<void> | undefined;
   const drain = () => (drained ??= stopAll());
   const stopAll = async () => {
     context.lifecycle.draining = true;
     logger.info('draining: refusing new requests, answering accepted ones');
+    const created = apps ?? (await creating.catch(() => undefined));
+    const all = created === undefined ? [] : [created.inference, created.management, created.metrics];
     const grace = setTimeout(() => {
       for (const app of all) app.server.closeAllConnections();
     }, options.drainGraceMs ?? (config.default_response_timeout + 30) * 1000);
@@ -75,6 +82,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logger.info('stopped');
     await Promise.all([logger.close(), accessLog.close()]);
   };
+
+  // Opens once every port is bound: the initial models' workers wait for it, their extraction does not.
+  let bound = false;
+  let openGate: () => void = () => undefined;
+  let closeGate: (error: unknown) => void = () => undefined;
+  const listening = new Promise<void>((resolve, reject) => {
+    openGate = resolve;
+    closeGate = reject;
+  });
+  listening.catch(() => undefined);
+  let models: Promise<void> | undefined;
 
   // Settles (rejects) when the start-up is aborted, so a slow `initialize` is not waited for.
   let onAbort: (() => void) | undefined;
@@ -87,28 +105,42 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const untilAborted = <T>(work: Promise<T>): Promise<T> => Promise.race([work, aborted]);
 
   try {
+    models = loadInitialModels(registry, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd), listening);
+    models.catch(() => undefined);
+    apps = await untilAborted(creating);
     const addresses = {
       inference: await untilAborted(listen(apps.inference, config.inference_address, 'inference_address')),
       management: await untilAborted(listen(apps.management, config.management_address, 'management_address')),
       metrics: await untilAborted(listen(apps.metrics, config.metrics_address, 'metrics_address')),
     };
     logger.info('listening', { ...addresses });
-    await untilAborted(loadInitialModels(registry, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd)));
+    bound = true;
+    openGate();
+    await untilAborted(models);
     if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
     context.lifecycle.ready = true;
     return { addresses, context, apps, models: () => modelStates(registry), drain };
   } catch (error) {
     logger.error('start-up failed', { error });
+    closeGate(error);
+    // Before the ports were bound no worker has started: only extractions are under way, and they
+    // remove what they wrote once they see the gate closed; wait for that rather than race them.
+    if (!bound) await models?.catch(() => undefined);
     await drain().catch(() => undefined);
     throw error;
   }
 }
 
 /**
- * Loads every initial model at once (each archive's workers start in parallel), and reports every
- * archive that failed, each named, not only the first.
+ * Loads every initial model at once (each archive's workers start in parallel, once `startAfter`
+ * resolves), and reports every archive that failed, each named, not only the first.
  */
-async function loadInitialModels(registry: ModelRegistry, logger: ServerLogger, models: InitialModel[]): Promise<void> {
+async function loadInitialModels(
+  registry: ModelRegistry,
+  logger: ServerLogger,
+  models: InitialModel[],
+  startAfter: Promise<void>,
+): Promise<void> {
   const results = await Promise.allSettled(
     models.map(async (model) => {
       try {
@@ -116,6 +148,7 @@ async function loadInitialModels(registry: ModelRegistry, logger: ServerLogger, 
           archive: model.archive,
           ...(model.name === undefined ? {} : { modelName: model.name }),
           synchronous: true,
+          startAfter,
         });
         logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
       } catch (error) {

@@ -130,6 +130,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     pending.add(key);
     let modelVersion: ModelVersion | undefined;
     try {
+      if (request.startAfter !== undefined) await request.startAfter;
       if (shuttingDown) throw new ServerDraining();
       const config = effectiveConfig(options.defaults, manifest.config, request, cpuCount);
       modelVersion = new ModelVersion({

@@ -80,6 +80,11 @@ export interface RegisterOptions {
   responseTimeout?: number;
   /** Resolve only once the initial workers are ready (else as soon as the archive is validated). */
   synchronous?: boolean;
+  /**
+   * The archive is extracted and checked at once, but its workers start only once this resolves; if it
+   * rejects, the registration is abandoned (what was extracted is removed) and rejects with that reason.
+   */
+  startAfter?: Promise<unknown>;
 }
 
 export interface ModelRegistry {
