@@ -19,6 +19,8 @@ export default {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@nodeserve/archiver$': '<rootDir>/packages/archiver/src/index.ts',
+    '^@nodeserve/archiver/manifest$': '<rootDir>/packages/archiver/src/manifest/index.ts',
+    '^@nodeserve/archiver/reader$': '<rootDir>/packages/archiver/src/reader/index.ts',
     '^@nodeserve/handler-sdk$': '<rootDir>/packages/handler-sdk/src/index.ts',
     '^@nodeserve/server$': '<rootDir>/packages/server/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { ManifestSchema, ModelConfigSchema, type Manifest, type ModelConfig } from '@nodeserve/archiver';
+import { ManifestSchema, ModelConfigSchema, type Manifest, type ModelConfig } from '@nodeserve/archiver/manifest';
 import type { z } from 'zod';
 import { ModelError } from '../errors.js';
 import type { Context, Logger, MetricsRecorder } from '../types.js';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { MODEL_NAME_PATTERN } from '@nodeserve/archiver';
+import { MODEL_NAME_PATTERN } from '@nodeserve/archiver/reader';
 import { ConfigError } from '../errors.js';
 
 export interface InitialModel {

@@ -1,4 +1,4 @@
-import { MODEL_NAME_PATTERN, extractArchive } from '@nodeserve/archiver';
+import { MODEL_NAME_PATTERN, extractArchive } from '@nodeserve/archiver/reader';
 import type { Logger } from '@nodeserve/handler-sdk';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';

@@ -4,7 +4,7 @@ import { link, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { inspectArchive } from '@nodeserve/archiver';
+import { inspectArchive } from '@nodeserve/archiver/reader';
 import { BadRequest, ServeError } from '../../errors.js';
 
 /** Where a registration's archive came from, once it is known to be allowed and present. */
