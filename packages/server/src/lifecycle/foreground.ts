@@ -75,7 +75,7 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
       cwd: options.cwd,
       createRegistry: options.createRegistry,
       serverLog: fileSink(paths.serverLog, mirror),
-      accessLog: fileSink(paths.accessLog),
+      accessLog: fileSink(paths.accessLog, undefined, { batch: true }),
       signal: abort.signal,
     });
   } catch (error) {

@@ -32,6 +32,8 @@ export class ServerMetrics {
   private readonly workerRss: Gauge<'model_name' | 'model_version' | 'worker_id'>;
   private readonly custom: CustomMetrics;
   private readonly alive = new Map<string, Set<string>>();
+  /** Labelled children per model version: looking a series up by its labels on every request costs more than recording it. */
+  private readonly series = new Map<string, RequestSeries>();
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(private readonly events: ServerEvents, options: ServerMetricsOptions = {}) {
@@ -98,14 +100,16 @@ export class ServerMetrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     this.on('request.finished', (e) => {
-      const labels = { model_name: e.model, model_version: e.version };
-      this.requests.inc({ ...labels, status: String(e.status) });
-      this.requestLatency.observe(labels, e.totalMs / 1000);
+      const series = this.requestSeries(e.model, e.version);
+      let requests = series.requests.get(e.status);
+      if (requests === undefined) series.requests.set(e.status, (requests = this.requests.labels(e.model, e.version, String(e.status))));
+      requests.inc();
+      series.requestLatency.observe(e.totalMs / 1000);
       // A request refused before queueing or that never reached a handler has no such time to report.
-      if (e.queueMs > 0 || e.inferenceMs > 0) this.queueLatency.observe(labels, e.queueMs / 1000);
-      if (e.inferenceMs > 0) this.inferenceLatency.observe(labels, e.inferenceMs / 1000);
+      if (e.queueMs > 0 || e.inferenceMs > 0) series.queueLatency.observe(e.queueMs / 1000);
+      if (e.inferenceMs > 0) series.inferenceLatency.observe(e.inferenceMs / 1000);
     });
-    this.on('batch.finished', (e) => this.batchSize.observe({ model_name: e.model, model_version: e.version }, e.size));
+    this.on('batch.finished', (e) => this.requestSeries(e.model, e.version).batchSize.observe(e.size));
     this.on('queue.depth', (e) => this.queueDepth.set({ model_name: e.model, model_version: e.version }, e.depth));
     this.on('worker.started', (e) => {
       const set = this.workerSet(e.model, e.version);
@@ -139,6 +143,8 @@ export class ServerMetrics {
       this.workersAlive.remove(labels);
       for (const workerId of this.workerSet(e.model, e.version)) this.workerRss.remove({ ...labels, worker_id: workerId });
       this.alive.delete(key(e.model, e.version));
+      // The counters keep their series; only the cached handles go, so a re-registered version starts afresh.
+      this.series.delete(key(e.model, e.version));
     });
   }
 
@@ -163,12 +169,37 @@ export class ServerMetrics {
     this.unsubscribers.push(() => emitter.off(event, listener));
   }
 
+  private requestSeries(model: string, version: string): RequestSeries {
+    const k = key(model, version);
+    let series = this.series.get(k);
+    if (series === undefined) {
+      series = {
+        requests: new Map(),
+        requestLatency: this.requestLatency.labels(model, version),
+        queueLatency: this.queueLatency.labels(model, version),
+        inferenceLatency: this.inferenceLatency.labels(model, version),
+        batchSize: this.batchSize.labels(model, version),
+      };
+      this.series.set(k, series);
+    }
+    return series;
+  }
+
   private workerSet(model: string, version: string): Set<string> {
     const k = key(model, version);
     let set = this.alive.get(k);
     if (set === undefined) this.alive.set(k, (set = new Set()));
     return set;
   }
+}
+
+interface RequestSeries {
+  /** By HTTP status. */
+  requests: Map<number, { inc(): void }>;
+  requestLatency: { observe(value: number): void };
+  queueLatency: { observe(value: number): void };
+  inferenceLatency: { observe(value: number): void };
+  batchSize: { observe(value: number): void };
 }
 
 function key(model: string, version: string): string {
