@@ -210,7 +210,7 @@ writeFileSync(
 const summary = (/** @type {string} */ chart) =>
   [
     `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
-    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up of a tenth as many requests.`,
+    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up in rounds of a tenth as many requests until the RSS levels off (the table's growth row starts there).`,
     '',
     table,
     '',

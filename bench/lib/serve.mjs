@@ -6,7 +6,7 @@ import { readRunState, waitForFirstPrediction } from '../../scripts/demo/model-s
 import { cpuMs, isAlive, killAll, processTree } from '../../scripts/demo/processes.mjs';
 import { runAb } from './ab.mjs';
 import { summarizeProfiles } from './profile.mjs';
-import { sampleRss } from './rss.mjs';
+import { sampleRss, treeRss } from './rss.mjs';
 
 /**
  * One model served by model-server under the tutorial's load, everything through the CLIs a user
@@ -82,8 +82,9 @@ export async function serveAndLoad(o) {
     const coldStartPhases = startPhases(join(o.workdir, 'logs', 'model-server.log'), t0);
     await start;
     const url = `http://127.0.0.1:${state.inference}/predictions/${o.name}`;
-    o.log(`    cold start ${coldStartMs} ms; warm-up: ${o.warmupRequests} requests`);
-    await runAb({ url, bodyFile: o.body, requests: o.warmupRequests, concurrency: o.concurrency });
+    o.log(`    cold start ${coldStartMs} ms; warm-up: rounds of ${o.warmupRequests} requests until the RSS levels off`);
+    const warmup = await warmUp(url, serverPid, o);
+    o.log(`    warm-up: ${warmup.rounds} round(s), RSS ${warmup.rssMiB.map((m) => m.toFixed(0)).join(' → ')} MiB`);
     const before = await scrapeBatchSize(state.metrics, o.name);
     if (o.profile) for (const pid of processTree(serverPid)) process.kill(pid, 'SIGUSR2');
     const rss = sampleRss(serverPid);
@@ -105,6 +106,7 @@ export async function serveAndLoad(o) {
       coldStartPhases,
       server: {
         ...ab,
+        warmup,
         requests: o.requests,
         concurrency: o.concurrency,
         meanBatchSize,
@@ -135,6 +137,32 @@ export async function serveAndLoad(o) {
     await stopServerIn(o.root, o.workdir, o.log);
     if (o.profile) await reportProfiles(profileDir, pids, o.log);
   }
+}
+
+/** A warm-up round that grows the process tree's RSS by less than this counts as levelled off. */
+const WARM_GROWTH = 0.02;
+const MAX_WARM_ROUNDS = 6;
+
+/**
+ * Warms the server up in rounds of `warmupRequests` until a round grows the RSS of the server and
+ * its workers by less than 2 % (at most six rounds): the front end's heap and allocator arenas grow
+ * over its first thousands of requests and then level off, and the measured load is meant to show
+ * growth beyond that, not the warm-up itself.
+ * @param {string} url
+ * @param {number} serverPid
+ * @param {ServeOptions} o
+ */
+async function warmUp(url, serverPid, o) {
+  const rss = [(await treeRss(serverPid)).bytes];
+  let rounds = 0;
+  while (rounds < MAX_WARM_ROUNDS) {
+    await runAb({ url, bodyFile: o.body, requests: o.warmupRequests, concurrency: o.concurrency });
+    rounds++;
+    rss.push((await treeRss(serverPid)).bytes);
+    const before = /** @type {number} */ (rss.at(-2));
+    if (rounds > 1 && /** @type {number} */ (rss.at(-1)) < before * (1 + WARM_GROWTH)) break;
+  }
+  return { rounds, requests: rounds * o.warmupRequests, rssMiB: rss.map((b) => b / 2 ** 20) };
 }
 
 /**
