@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTooLarge } from '../../errors.js';
 import type { ServerContext } from '../context.js';
 import { knownTarget } from '../model-target.js';
+import { reportRequestsFinished } from '../request-finished.js';
 import { sendOutcome } from './outcome.js';
 import { toRequestInput } from './request-input.js';
 
@@ -11,17 +12,12 @@ interface PredictionParams {
   version?: string;
 }
 
-interface Timings {
-  queueMs: number;
-  inferenceMs: number;
-}
-
 /**
  * `POST|PUT /predictions/{model}[/{version}]`, as TorchServe and MMS serve it: the body (raw,
  * multipart or JSON) goes to the model's handler and its answer comes back as the response.
  */
 export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const timings = new WeakMap<FastifyRequest, Timings>();
+  const timings = reportRequestsFinished(app, ctx, 'predictions');
 
   const predict = async (request: FastifyRequest<{ Params: PredictionParams }>, reply: FastifyReply) => {
     const handle = ctx.registry.resolve(request.params.model, versionParam(request.params));
@@ -30,7 +26,7 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
     // Queue time starts once the body is read: a slow upload is not time spent waiting for a worker.
     const receivedAt = performance.now();
     const outcome = await handle.submit({ input, api: 'predictions', receivedAt });
-    timings.set(request, { queueMs: outcome.queueMs, inferenceMs: outcome.inferenceMs });
+    timings.record(request, outcome);
     return sendOutcome(reply, outcome);
   };
 
@@ -48,22 +44,6 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
       handler: predict,
     });
   }
-
-  // Only requests that reached a known model are reported: unknown names must not grow the metrics' label sets.
-  app.addHook('onResponse', async (request, reply) => {
-    const target = request.modelTarget;
-    if (target?.version === undefined) return;
-    const t = timings.get(request);
-    ctx.events.emit('request.finished', {
-      model: target.model,
-      version: target.version,
-      status: reply.statusCode,
-      api: 'predictions',
-      queueMs: t?.queueMs ?? 0,
-      inferenceMs: t?.inferenceMs ?? 0,
-      totalMs: reply.elapsedTime,
-    });
-  });
 }
 
 /** `/predictions/m/` (a trailing slash) names no version. */

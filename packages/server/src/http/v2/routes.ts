@@ -8,6 +8,7 @@ import type { ServerContext } from '../context.js';
 import { toHttpError } from '../errors.js';
 import { flattenHeaders, lastValues } from '../inference/request-input.js';
 import { knownTarget } from '../model-target.js';
+import { reportRequestsFinished } from '../request-finished.js';
 import { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER } from './codec.js';
 import type { V2Parameters } from './schemas.js';
 
@@ -25,7 +26,7 @@ export const DEFAULT_OUTPUT_NAME = 'output';
  */
 export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { registry } = ctx;
-  const timings = new WeakMap<FastifyRequest, { queueMs: number; inferenceMs: number }>();
+  const timings = reportRequestsFinished(app, ctx, 'v2', (request) => request.url.includes('/infer'));
 
   // The infer body is JSON, or JSON followed by binary tensors: read it whole and decode it here.
   app.removeAllContentTypeParsers();
@@ -85,7 +86,7 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     const headerLength = request.headers[INFERENCE_HEADER];
     const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
     const outcome = await handle.submit({ input: toRequestInput(request, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
-    timings.set(request, { queueMs: outcome.queueMs, inferenceMs: outcome.inferenceMs });
+    timings.record(request, outcome);
     const encoded = encodeInferResponse(
       {
         model_name: handle.name,
@@ -105,22 +106,6 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   };
   app.post('/models/:model/infer', { onRequest }, infer);
   app.post('/models/:model/versions/:version/infer', { onRequest }, infer);
-
-  // Reported once the answer is written, for metrics; only for known models, so unknown names add no labels.
-  app.addHook('onResponse', async (request, reply) => {
-    const target = request.modelTarget;
-    if (target?.version === undefined || !request.url.includes('/infer')) return;
-    const t = timings.get(request);
-    ctx.events.emit('request.finished', {
-      model: target.model,
-      version: target.version,
-      status: reply.statusCode,
-      api: 'v2',
-      queueMs: t?.queueMs ?? 0,
-      inferenceMs: t?.inferenceMs ?? 0,
-      totalMs: reply.elapsedTime,
-    });
-  });
 }
 
 /**
