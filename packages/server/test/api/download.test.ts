@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildClassifierArchive, startModelServer, type ModelServer } from './helpers/model-server.js';
-import { craftZip } from './helpers/zip.js';
+import { buildZip } from '../../../archiver/test/helpers/zip-builder.js';
 
 /** Registering from a URL: only URLs matching `allowed_urls`, served here by the test's own server on 127.0.0.1. */
 describe('registering from allowed URLs', () => {
@@ -17,7 +17,7 @@ describe('registering from allowed URLs', () => {
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'nodeserve-dl-'));
     const archive = await readFile(join(scratch, await buildClassifierArchive(scratch, { name: 'remote', version: '3.0' })));
-    const slip = craftZip([{ name: '../outside.txt', data: Buffer.from('no') }]);
+    const slip = buildZip([{ name: '../outside.txt', data: Buffer.from('no') }]);
     files = createServer((req, res) => {
       requested.push(req.url ?? '');
       if (req.url === '/archives/remote.mar') res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(archive);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inspectArchive } from '@nodeserve/archiver';
 import { buildClassifierArchive, classes, KITTEN, metricValue, startModelServer, type ModelServer } from './helpers/model-server.js';
-import { craftZip } from './helpers/zip.js';
+import { buildZip } from '../../../archiver/test/helpers/zip-builder.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +37,7 @@ describe('management API', () => {
         const { manifest } = await inspectArchive(join(store, v1));
         await writeFile(
           join(store, 'zipslip.mar'),
-          craftZip([
+          buildZip([
             { name: 'MAR-INF/MANIFEST.json', data: Buffer.from(JSON.stringify(manifest)) },
             { name: `../../${evilName}`, data: Buffer.from('written outside the store') },
             { name: `/tmp/${evilName}`, data: Buffer.from('written at an absolute path') },
