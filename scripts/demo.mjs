@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeHardware } from '../bench/lib/hardware.mjs';
 import { CommandRunner } from './demo/commands.mjs';
 import { assertPortsFree, readRunState, waitForFirstPrediction } from './demo/model-server.mjs';
 import { parseOptions } from './demo/options.mjs';
@@ -95,8 +96,9 @@ async function main() {
   if (options.port !== 0) await assertPortsFree(ports);
 
   say('# nodeserve demo: the MMS tutorial (archive → serve → predict → stop) on this machine');
-  say(`# model-archiver and model-server are this repository's CLIs; to repeat these steps by hand, first:`);
-  say(`$ alias model-archiver='node ${shell.show(join(ROOT, 'packages/archiver/dist/cli.js'))}' model-server='node ${shell.show(join(ROOT, 'packages/server/dist/cli.js'))}'`);
+  say(`# model-archiver and model-server are this repository's CLIs (\`npx model-archiver\` inside it); to repeat`);
+  say(`# these steps by hand from any directory, first:`);
+  say(`$ alias model-archiver='node ${shell.show(join(ROOT, 'packages/archiver/bin/model-archiver.js'))}' model-server='node ${shell.show(join(ROOT, 'packages/server/bin/model-server.js'))}'`);
   say();
 
   const choice = chooseWeights(ROOT, options.weights);
@@ -165,6 +167,9 @@ async function main() {
   say();
 
   say('# 3. Classify the photos, as the tutorial does');
+  const hw = describeHardware();
+  say(`# (on ${hw.cores} × ${hw.cpu}${hw.simd.length > 0 ? ` with ${hw.simd.join(', ')}` : ''}: the int8 kernels ONNX Runtime picks`);
+  say('#  for a CPU change the probabilities, and close calls such as tabby / tiger cat may swap on another machine)');
   const haveCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!haveCurl) say('# (curl is not installed: each request below is sent with Node\'s fetch, the same POST with the photo as body)');
   for (const [i, image] of images.entries()) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, SHARED, ab, archive, curl, modelServer, runState, serverDir, stopAndClean } from './harness.js';
+import { contenders } from '../support/imagenet-reference.js';
 
 const KITTEN = path.join(SHARED, 'images/kitten.jpg');
 
@@ -45,7 +46,7 @@ describe('model-server: the tutorial flow with a real ONNX model', () => {
     expect(res.headers['x-request-id']).toBeTruthy();
     const top5 = JSON.parse(res.body) as Array<Record<string, number>>;
     expect(top5).toHaveLength(5);
-    expect(top5.slice(0, 2).map((entry) => Object.keys(entry)[0])).toEqual(['tabby', 'tiger cat']);
+    expect(contenders('kitten.jpg')).toContain(Object.keys(top5[0]!)[0]);
   });
 
   it('gives a multipart upload (curl -F data=@kitten.jpg) the same answer as the raw body', async () => {

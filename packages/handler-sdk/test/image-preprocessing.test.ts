@@ -4,7 +4,7 @@ import {
 } from '@nodeserve/handler-sdk';
 import { Jimp } from 'jimp';
 import sharp from 'sharp';
-import { image } from './fixture.js';
+import { image } from '../../../test/support/handler-context.js';
 
 const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const transform = imagenetTransform(224);

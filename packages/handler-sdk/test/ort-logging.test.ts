@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
-import { REPO_ROOT, SHARED_MODELS, MOBILENET } from './fixture.js';
+import { REPO_ROOT, SHARED_MODELS, MOBILENET } from '../../../test/support/handler-context.js';
 
 // ONNX Runtime's process-wide logger is set up once per process, so this runs in a fresh one.
 const PROBE = `

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { env } from 'onnxruntime-node';
 import { createSession, GpuUnavailableError, ModelError, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
-import { MOBILENET, modelFixture, type RecordingContext } from './fixture.js';
+import { MOBILENET, modelFixture, type RecordingContext } from '../../../test/support/handler-context.js';
 import { basename, join } from 'node:path';
 
 // This machine has no GPU, no CUDA provider files and no Vulkan driver: every GPU provider fails.

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { inspectArchive } from '@nodeserve/archiver';
 import { buildClassifierArchive, classes, KITTEN, metricValue, startModelServer, type ModelServer } from './helpers/model-server.js';
 import { buildZip } from '../../../archiver/test/helpers/zip-builder.js';
+import { contenders } from '../../../../test/support/imagenet-reference.js';
 
 const run = promisify(execFile);
 
@@ -57,7 +58,7 @@ describe('management API', () => {
     const [described] = await describeModel('/models/mobilenet');
     expect(described).toMatchObject({ modelVersion: '1.0', isDefault: true, minWorkers: 1 });
     expect(described?.workers).toEqual([expect.objectContaining({ status: 'READY', pid: expect.any(Number) })]);
-    expect(classes(await (await predict()).json())[0]).toBe('tabby');
+    expect(contenders('kitten.jpg')).toContain(classes(await (await predict()).json())[0]);
   });
 
   it('refuses a duplicate name and version with 409', async () => {

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildClassifierArchive, KITTEN, startModelServer, type ModelServer } from './helpers/model-server.js';
+import { contenders } from '../../../../test/support/imagenet-reference.js';
 
 /** End to end against real `model-server` processes on 127.0.0.1: the secure defaults. */
 
@@ -96,7 +97,8 @@ describe('with token authorization on', () => {
   it('serves requests that carry the right key', async () => {
     const predict = await fetch(`${server.inference}/predictions/mobilenet`, { method: 'POST', body: image, headers: { authorization: `Bearer ${keys.inference}` } });
     expect(predict.status).toBe(200);
-    expect(Object.keys(((await predict.json()) as Array<Record<string, number>>)[0] ?? {})).toEqual(['tabby']);
+    const top = (await predict.json()) as Array<Record<string, number>>;
+    expect(contenders('kitten.jpg')).toContain(Object.keys(top[0]!)[0]);
     const list = await fetch(`${server.management}/models`, { headers: { authorization: `Bearer ${keys.management}` } });
     expect(list.status).toBe(200);
     const v2 = await fetch(`${server.inference}/v2/models/mobilenet/ready`, { headers: { authorization: `Bearer ${keys.inference}` } });

@@ -1,13 +1,12 @@
+/** A model directory and handler context as a worker builds them, for in-process handler tests. */
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
 import { createContext, type Context, type Logger, type MetricsRecorder, type RequestInput } from '@nodeserve/handler-sdk';
+import { SHARED_IMAGES, SHARED_MODELS } from './imagenet-reference.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-export const SHARED_MODELS = join(REPO_ROOT, '../shared/models');
-export const SHARED_IMAGES = join(REPO_ROOT, '../shared/images');
+export { REPO_ROOT, SHARED_IMAGES, SHARED_MODELS } from './imagenet-reference.js';
 export const MOBILENET = 'mobilenetv2-12-int8.onnx';
 
 export interface LogEntry {
@@ -83,20 +82,14 @@ export function image(name: string): Buffer {
   return readFileSync(join(SHARED_IMAGES, name));
 }
 
-export interface Expected {
-  image: string;
-  top1: string;
-  probability: number;
-}
-
-/** The expected top-1 per sample photo, read from the table in `../shared/models/PROVENANCE.md`. */
-export function expectedTop1(): Expected[] {
-  const text = readFileSync(join(SHARED_MODELS, 'PROVENANCE.md'), 'utf8');
-  const rows = [...text.matchAll(/^\| (\S+\.jpe?g) \| [^|]+ \| ([^[|]+)\[\d+\] ([\d.]+),/gm)];
-  return rows.map((m) => ({ image: m[1]!, top1: m[2]!.trim(), probability: Number(m[3]) }));
-}
-
-/** The single label of a `{label: probability}` entry. */
+/** The single label of a `{label: probability}` entry of a classifier's answer. */
 export function labelOf(entry: Record<string, number>): string {
   return Object.keys(entry)[0]!;
+}
+
+/** The top label of one request's answer; a failed request's error is rethrown with what it said. */
+export function top1Of(answer: unknown): string {
+  if (answer instanceof Error) throw new Error(`the request failed: ${(answer as Error & { code?: string }).code ?? answer.name}: ${answer.message}`);
+  if (!Array.isArray(answer) || answer.length === 0) throw new Error(`not a classifier answer: ${JSON.stringify(answer)}`);
+  return labelOf(answer[0] as Record<string, number>);
 }
