@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,8 +69,9 @@ describe('npx model-archiver and npx model-server on a fresh checkout', () => {
   describe('once built', () => {
     beforeAll(() => {
       // `npm run build` output, taken from this checkout's build (npm test builds first) to save the time.
-      for (const { pkg } of CLIS) cpSync(join(ROOT, pkg, 'dist'), join(clone, pkg, 'dist'), { recursive: true });
-      cpSync(join(ROOT, 'packages/handler-sdk/dist'), join(clone, 'packages/handler-sdk/dist'), { recursive: true });
+      for (const pkg of readdirSync(join(ROOT, 'packages'))) {
+        cpSync(join(ROOT, 'packages', pkg, 'dist'), join(clone, 'packages', pkg, 'dist'), { recursive: true });
+      }
     });
 
     it.each(CLIS.map((c) => [c.name, c] as const))('`npx %s --help` prints its usage', async (_name, { name, usage }) => {

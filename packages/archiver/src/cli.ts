@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { registerCreate } from './commands/create.js';
 import { registerInspect } from './commands/inspect.js';
-import { ArchiveBuildError, ArchiveError } from './errors.js';
+import { NodeserveError } from '@nodeserve/errors';
 import { ARCHIVER_VERSION } from './version.js';
 
 const program = new Command('model-archiver')
@@ -22,8 +22,7 @@ registerInspect(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const known = err instanceof ArchiveError || err instanceof ArchiveBuildError;
-  const message = known ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const message = err instanceof NodeserveError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
   process.stderr.write(`model-archiver: error: ${message}\n`);
   process.exitCode = 1;
 }

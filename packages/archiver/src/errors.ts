@@ -1,104 +1,199 @@
+import { NodeserveError } from '@nodeserve/errors';
+
 /**
- * Every refusal of the archive reader, each with a stable `code`. Archives come from clients
- * (registration, uploads), so a refusal is the client's problem: HTTP 400. Messages name the entry.
+ * The archiver's error catalogue. Each class is named after its stable `code` and declares its
+ * status; `docs/errors.md` lists every one (a test checks). Two families:
+ * - `ArchiveError`: the archive reader refused an archive. Archives come from clients (registration,
+ *   uploads), so a refusal is the client's problem: 400, the message naming the entry.
+ * - `ArchiveBuildError`: `model-archiver` cannot build what it was asked to (bad options, missing
+ *   inputs, a handler that does not compile); the CLI prints `code: message` and exits 1.
  */
-export class ArchiveError extends Error {
-  readonly status: number = 400;
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export abstract class ArchiveError extends NodeserveError {}
 
-export class ArchiveUnsafePathError extends ArchiveError {
+export class ArchiveUnsafePath extends ArchiveError {
+  static readonly code = 'ArchiveUnsafePath';
+  static readonly status = 400;
   constructor(entry: string, why: string) {
-    super('ArchiveUnsafePath', `unsafe entry path ${JSON.stringify(entry)}: ${why}`);
+    super(`unsafe entry path ${JSON.stringify(entry)}: ${why}`);
   }
 }
 
-export class ArchiveLinkError extends ArchiveError {
+export class ArchiveLink extends ArchiveError {
+  static readonly code = 'ArchiveLink';
+  static readonly status = 400;
   constructor(entry: string, kind: string) {
-    super('ArchiveLink', `entry ${JSON.stringify(entry)} is a ${kind}; archives may hold only regular files and directories`);
+    super(`entry ${JSON.stringify(entry)} is a ${kind}; archives may hold only regular files and directories`);
   }
 }
 
-export class ArchiveTooManyEntriesError extends ArchiveError {
+export class ArchiveTooManyEntries extends ArchiveError {
+  static readonly code = 'ArchiveTooManyEntries';
+  static readonly status = 400;
   constructor(limit: number) {
-    super('ArchiveTooManyEntries', `archive holds more than ${limit} entries`);
+    super(`archive holds more than ${limit} entries`);
   }
 }
 
-export class ArchiveTooLargeError extends ArchiveError {
+export class ArchiveTooLarge extends ArchiveError {
+  static readonly code = 'ArchiveTooLarge';
+  static readonly status = 400;
   constructor(what: string) {
-    super('ArchiveTooLarge', what);
+    super(what);
   }
 }
 
-export class ArchiveCompressionRatioError extends ArchiveError {
+export class ArchiveCompressionRatio extends ArchiveError {
+  static readonly code = 'ArchiveCompressionRatio';
+  static readonly status = 400;
   constructor(what: string, limit: number) {
-    super('ArchiveCompressionRatio', `${what} expands more than ${limit} times its compressed size`);
+    super(`${what} expands more than ${limit} times its compressed size`);
   }
 }
 
-export class ManifestMissingError extends ArchiveError {
+export class ManifestMissing extends ArchiveError {
+  static readonly code = 'ManifestMissing';
+  static readonly status = 400;
   constructor(manifestPath: string) {
-    super('ManifestMissing', `archive has no ${manifestPath}`);
+    super(`archive has no ${manifestPath}`);
   }
 }
 
-export class ManifestInvalidError extends ArchiveError {
+export class ManifestInvalid extends ArchiveError {
+  static readonly code = 'ManifestInvalid';
+  static readonly status = 400;
   constructor(why: string) {
-    super('ManifestInvalid', `invalid manifest: ${why}`);
+    super(`invalid manifest: ${why}`);
   }
 }
 
-export class ArchiveFileMissingError extends ArchiveError {
+export class ArchiveFileMissing extends ArchiveError {
+  static readonly code = 'ArchiveFileMissing';
+  static readonly status = 400;
   constructor(file: string, namedBy: string) {
-    super('ArchiveFileMissing', `${namedBy} names ${JSON.stringify(file)}, which is not in the archive`);
+    super(`${namedBy} names ${JSON.stringify(file)}, which is not in the archive`);
   }
 }
 
-export class ArchiveFileUnlistedError extends ArchiveError {
+export class ArchiveFileUnlisted extends ArchiveError {
+  static readonly code = 'ArchiveFileUnlisted';
+  static readonly status = 400;
   constructor(file: string) {
-    super('ArchiveFileUnlisted', `entry ${JSON.stringify(file)} is not listed in the manifest's files`);
+    super(`entry ${JSON.stringify(file)} is not listed in the manifest's files`);
   }
 }
 
-export class ArchiveDuplicateEntryError extends ArchiveError {
+export class ArchiveDuplicateEntry extends ArchiveError {
+  static readonly code = 'ArchiveDuplicateEntry';
+  static readonly status = 400;
   constructor(file: string) {
-    super('ArchiveDuplicateEntry', `entry ${JSON.stringify(file)} appears more than once`);
+    super(`entry ${JSON.stringify(file)} appears more than once`);
   }
 }
 
-export class ArchiveDigestMismatchError extends ArchiveError {
+export class ArchiveDigestMismatch extends ArchiveError {
+  static readonly code = 'ArchiveDigestMismatch';
+  static readonly status = 400;
   constructor(file: string, what: string) {
-    super('ArchiveDigestMismatch', `${JSON.stringify(file)}: ${what} does not match the manifest`);
+    super(`${JSON.stringify(file)}: ${what} does not match the manifest`);
   }
 }
 
-export class ArchiveUnreadableError extends ArchiveError {
+export class ArchiveUnreadable extends ArchiveError {
+  static readonly code = 'ArchiveUnreadable';
+  static readonly status = 400;
   constructor(why: string) {
-    super('ArchiveUnreadable', why);
+    super(why);
   }
 }
 
-export class ArchiveDestinationError extends ArchiveError {
+export class ArchiveDestination extends ArchiveError {
+  static readonly code = 'ArchiveDestination';
+  static readonly status = 400;
   constructor(dir: string, why: string) {
-    super('ArchiveDestination', `cannot extract into ${dir}: ${why}`);
+    super(`cannot extract into ${dir}: ${why}`);
   }
 }
 
-/** Raised while building an archive: bad options, missing inputs, a handler that does not compile. */
-export class ArchiveBuildError extends Error {
-  readonly status: number = 400;
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
+/** Raised while building an archive; every message names the flag or file at fault. */
+export abstract class ArchiveBuildError extends NodeserveError {}
+
+/** A flag's value is not one the archiver accepts (`--runtime`, `--archive-format`, a model name…). */
+export class InvalidOption extends ArchiveBuildError {
+  static readonly code = 'InvalidOption';
+  static readonly status = 400;
 }
+
+/** A file or directory named by a flag does not exist or cannot be read. */
+export class InputMissing extends ArchiveBuildError {
+  static readonly code = 'InputMissing';
+  static readonly status = 400;
+}
+
+/** An input directory is too deep or holds too many files. */
+export class InputInvalid extends ArchiveBuildError {
+  static readonly code = 'InputInvalid';
+  static readonly status = 400;
+}
+
+/** Two inputs would be stored under one path, or an input under a path the archiver reserves. */
+export class InputConflict extends ArchiveBuildError {
+  static readonly code = 'InputConflict';
+  static readonly status = 400;
+}
+
+/** The archive exists and `--force` was not given. */
+export class OutputExists extends ArchiveBuildError {
+  static readonly code = 'OutputExists';
+  static readonly status = 400;
+}
+
+/** `--config-file` is not YAML/JSON, too large, or not a valid model config. */
+export class ConfigInvalid extends ArchiveBuildError {
+  static readonly code = 'ConfigInvalid';
+  static readonly status = 400;
+}
+
+/** `--handler` names no module or file that exists. */
+export class HandlerNotFound extends ArchiveBuildError {
+  static readonly code = 'HandlerNotFound';
+  static readonly status = 400;
+}
+
+/** `--handler` is malformed: a bad export name or file extension. */
+export class HandlerInvalid extends ArchiveBuildError {
+  static readonly code = 'HandlerInvalid';
+  static readonly status = 400;
+}
+
+/** The TypeScript compiler reports errors in the handler. */
+export class HandlerTypeCheckFailed extends ArchiveBuildError {
+  static readonly code = 'HandlerTypeCheckFailed';
+  static readonly status = 400;
+}
+
+/** esbuild cannot bundle the handler. */
+export class HandlerBuildFailed extends ArchiveBuildError {
+  static readonly code = 'HandlerBuildFailed';
+  static readonly status = 400;
+}
+
+/** The handler module does not export the named entry. */
+export class HandlerExportMissing extends ArchiveBuildError {
+  static readonly code = 'HandlerExportMissing';
+  static readonly status = 400;
+}
+
+/** The named export is neither a function nor an object with a callable `handle`. */
+export class HandlerExportNotCallable extends ArchiveBuildError {
+  static readonly code = 'HandlerExportNotCallable';
+  static readonly status = 400;
+}
+
+/** Every error class the archiver raises, for the catalogue test and the docs. */
+export const ARCHIVER_ERRORS = [
+  ArchiveUnsafePath, ArchiveLink, ArchiveTooManyEntries, ArchiveTooLarge, ArchiveCompressionRatio, ManifestMissing,
+  ManifestInvalid, ArchiveFileMissing, ArchiveFileUnlisted, ArchiveDuplicateEntry, ArchiveDigestMismatch,
+  ArchiveUnreadable, ArchiveDestination,
+  InvalidOption, InputMissing, InputInvalid, InputConflict, OutputExists, ConfigInvalid, HandlerNotFound, HandlerInvalid,
+  HandlerTypeCheckFailed, HandlerBuildFailed, HandlerExportMissing, HandlerExportNotCallable,
+] as const;

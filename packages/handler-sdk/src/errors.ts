@@ -1,51 +1,55 @@
+import { NodeserveError, type NodeserveErrorOptions } from '@nodeserve/errors';
+
 /**
- * Errors a handler raises. Each has a stable `code` that clients match on and the HTTP `status` it
- * maps to. Codes name what happened (`InvalidInput`, `ImageUnreadable`) and never end in "Error",
- * like the server's own (`ModelNotFound`, `QueueFull`). The server turns any of them into
- * `{"code", "type", "message"}` in one place. The worker carries `code`, `status`, `name`,
- * `message` and `stack` across the process boundary.
+ * The handler SDK's error catalogue: what a handler raises (or returns in a request's slot) to fail
+ * one request. Each class is named after its stable `code`, declares its HTTP status, and is listed
+ * in `docs/errors.md`. The worker carries `code`, `status`, `name`, `message` and `stack` across the
+ * process boundary; the server answers the client with code, status and message.
+ *
+ * A handler's own error follows the same rule:
+ *
+ * ```ts
+ * class TextTooLong extends HandlerError {
+ *   static readonly code = 'TextTooLong';
+ *   static readonly status = 413;
+ * }
+ * throw new TextTooLong('the text is over 512 tokens');
+ * ```
+ *
+ * `new HandlerError(message)` alone is a 500 with code `HandlerError`; `{ code, status }` in its
+ * options give an ad-hoc code without a class.
  */
-export class HandlerError extends Error {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
+export class HandlerError extends NodeserveError {
+  constructor(message: string, options?: NodeserveErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-    this.status = status;
   }
 }
 
-/** The client sent something the handler cannot use (empty body, not an image, bad JSON…): 400. */
-export class InvalidInputError extends HandlerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('InvalidInput', 400, message, options);
-  }
+/** The client sent something the handler cannot use (empty body, bad JSON, bad `topk`, wrong tensor shape…). */
+export class InvalidInput extends HandlerError {
+  static readonly code = 'InvalidInput';
+  static readonly status = 400;
 }
 
-/** The model failed on valid input, or could not be loaded: 500. */
-export class ModelError extends HandlerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ModelFailed', 500, message, options);
-  }
+/** The body is not a decodable image (empty, another format, truncated, corrupt). */
+export class ImageUnreadable extends HandlerError {
+  static readonly code = 'ImageUnreadable';
+  static readonly status = 400;
 }
 
-/** The body is not a decodable image (empty, another format, truncated, corrupt): 400. */
-export class ImageDecodeError extends HandlerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ImageUnreadable', 400, message, options);
-  }
+/** The image declares more pixels than the handler's limit (a decompression bomb, or simply too big). */
+export class ImageTooLarge extends HandlerError {
+  static readonly code = 'ImageTooLarge';
+  static readonly status = 400;
 }
 
-/** The image declares more pixels than the handler's limit (a decompression bomb, or simply too big): 400. */
-export class ImageTooLargeError extends HandlerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ImageTooLarge', 400, message, options);
-  }
+/** The model failed on valid input, or could not be loaded. */
+export class ModelFailed extends HandlerError {
+  static readonly code = 'ModelFailed';
+  static readonly status = 500;
 }
 
-/** How to make each GPU execution provider usable; part of every `GpuUnavailableError` message. */
+/** How to make each GPU execution provider usable; part of every `GpuUnavailable` message. */
 export const GPU_INSTALL_HINT =
   'CUDA: install the CUDA 12 provider files with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts` ' +
   '(installs with onnxruntime_node_install=skip, as nodeserve\'s .npmrc sets, leave them out), ' +
@@ -53,13 +57,18 @@ export const GPU_INSTALL_HINT =
   'WebGPU: bundled with onnxruntime-node, needs a Vulkan driver (libvulkan.so.1) and a GPU that exposes it. ' +
   'Or set allowCpuFallback: true in the model config to run on CPU instead.';
 
-/** A GPU was asked for and none of the GPU execution providers tried could create a session: 500. */
-export class GpuUnavailableError extends HandlerError {
+/** A GPU was asked for and none of the GPU execution providers tried could create a session. */
+export class GpuUnavailable extends HandlerError {
+  static readonly code = 'GpuUnavailable';
+  static readonly status = 500;
   readonly tried: ReadonlyArray<{ provider: string; reason: string }>;
 
   constructor(gpuId: number, tried: ReadonlyArray<{ provider: string; reason: string }>) {
     const attempts = tried.map((t) => `${t.provider} (${t.reason})`).join('; ');
-    super('GpuUnavailable', 500, `GPU ${gpuId} was requested but no GPU execution provider could be used. Tried: ${attempts}. ${GPU_INSTALL_HINT}`);
+    super(`GPU ${gpuId} was requested but no GPU execution provider could be used. Tried: ${attempts}. ${GPU_INSTALL_HINT}`);
     this.tried = tried;
   }
 }
+
+/** Every error class the SDK raises, for the catalogue test and the docs. */
+export const HANDLER_ERRORS = [InvalidInput, ImageUnreadable, ImageTooLarge, ModelFailed, GpuUnavailable] as const;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  BaseHandler, createContext, HandlerError, ImageClassifier, isTensorResponse, ModelError, preprocessImage, imagenetTransform,
+  BaseHandler, createContext, HandlerError, ImageClassifier, isTensorResponse, ModelFailed, preprocessImage, imagenetTransform,
   selectImageBackend, serve, type NamedTensor, type TensorResponse,
 } from '@nodeserve/handler-sdk';
 import { image, labelOf, modelFixture, request, type RecordingContext } from '../../../test/support/handler-context.js';
@@ -115,7 +115,7 @@ describe('BaseHandler', () => {
     expect((result as Error).message).toMatch(/tensor input "input" \(FP32 \[-1, 3, 224, 224\]\)/);
   });
 
-  it('fails every request of a batch whose inference fails with ModelError, and logs it', async () => {
+  it('fails every request of a batch whose inference fails with ModelFailed, and logs it', async () => {
     class Broken extends BaseHandler {
       override async inference(): Promise<never> {
         throw new RangeError('out of memory');
@@ -125,8 +125,8 @@ describe('BaseHandler', () => {
     await handler.initialize(fixture.context);
     const tensor = await imageTensor('kitten.jpg');
     const results = await handler.handle([request(new Uint8Array(0), { tensors: [tensor] }), request(new Uint8Array(0))]);
-    expect(results[0]).toBeInstanceOf(ModelError);
-    expect([(results[0] as ModelError).status, (results[0] as ModelError).code]).toEqual([500, 'ModelFailed']);
+    expect(results[0]).toBeInstanceOf(ModelFailed);
+    expect([(results[0] as ModelFailed).status, (results[0] as ModelFailed).code]).toEqual([500, 'ModelFailed']);
     expect((results[0] as Error).message).toMatch(/inference failed: out of memory/);
     expect((results[1] as HandlerError).code).toBe('InvalidInput');
     expect(fixture.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'batch failed' }));
@@ -146,7 +146,7 @@ describe('createContext', () => {
     expect(context.config.allowCpuFallback).toBe(true);
   });
 
-  it('refuses an invalid model config with ModelError naming the key', () => {
+  it('refuses an invalid model config with ModelFailed naming the key', () => {
     const { context, cleanup } = modelFixture();
     cleanup();
     expect(() => createContext({

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { env } from 'onnxruntime-node';
-import { createSession, GpuUnavailableError, ModelError, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
+import { createSession, GpuUnavailable, ModelFailed, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
 import { MOBILENET, modelFixture, type RecordingContext } from '../../../test/support/handler-context.js';
 import { basename, join } from 'node:path';
 
@@ -23,8 +23,8 @@ describe('createSession', () => {
   it('refuses a GPU request it cannot honour with GpuUnavailable, naming the providers tried and how to install CUDA', async () => {
     fixture = modelFixture({ gpuId: 0, config: { deviceType: 'gpu' } });
     const error = await createSession(resolveModelFile(fixture.context), fixture.context).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GpuUnavailableError);
-    const gpu = error as GpuUnavailableError;
+    expect(error).toBeInstanceOf(GpuUnavailable);
+    const gpu = error as GpuUnavailable;
     expect(gpu.code).toBe('GpuUnavailable');
     expect(gpu.status).toBe(500);
     expect(gpu.tried.map((t) => t.provider)).toEqual(['cuda', 'webgpu']);
@@ -37,7 +37,7 @@ describe('createSession', () => {
 
   it('tries only the configured GPU providers, in order', async () => {
     fixture = modelFixture({ gpuId: 1, config: { gpuExecutionProviders: ['webgpu'] } });
-    const error = (await createSession(resolveModelFile(fixture.context), fixture.context).catch((e: unknown) => e)) as GpuUnavailableError;
+    const error = (await createSession(resolveModelFile(fixture.context), fixture.context).catch((e: unknown) => e)) as GpuUnavailable;
     expect(error.tried.map((t) => t.provider)).toEqual(['webgpu']);
     expect(error.message).toMatch(/GPU 1 was requested/);
   });
@@ -124,11 +124,11 @@ describe('createSession', () => {
     expect(fixture.logs.some((l) => /cached/.test(l.msg))).toBe(false);
   });
 
-  it('finds the only .onnx file when the manifest names none, and refuses a missing model with ModelError', async () => {
+  it('finds the only .onnx file when the manifest names none, and refuses a missing model with ModelFailed', async () => {
     fixture = modelFixture({ serializedFile: null });
     expect(resolveModelFile(fixture.context)).toBe(join(fixture.modelDir, MOBILENET));
     fixture.cleanup();
     fixture = modelFixture({ serializedFile: 'absent.onnx' });
-    await expect(createSession(resolveModelFile(fixture.context), fixture.context)).rejects.toBeInstanceOf(ModelError);
+    await expect(createSession(resolveModelFile(fixture.context), fixture.context)).rejects.toBeInstanceOf(ModelFailed);
   });
 });

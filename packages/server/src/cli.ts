@@ -2,7 +2,6 @@
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { loadConfig } from './config/index.js';
-import { ServeError } from './errors.js';
 // Only what --start, --stop and --status need is imported up front: the serving code (HTTP, workers,
 // archives, metrics) is loaded by the foreground server alone, so the launcher starts it sooner.
 import { startDetached } from './lifecycle/daemon.js';
@@ -118,7 +117,7 @@ main(process.argv).then(
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
-    const message = error instanceof ServeError || error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`model-server: ${message}\n`);
     process.exit(1);
   },

@@ -1,11 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ListenAddress, ServerConfig } from './config/index.js';
-import { ConfigError } from './errors.js';
 import { ServerEvents } from './events.js';
 import type { HttpApps, ServerContext } from './http/index.js';
 import { type InitialModel, resolveInitialModels } from './lifecycle/initial-models.js';
-import { ModelLoadFailed, StartupAborted } from './lifecycle/startup-errors.js';
+import { ModelLoadFailed, StartupAborted, StartupFailed } from './errors.js';
 import type { ModelState } from './lifecycle/state-file.js';
 import { AccessLog, type LineSink, ServerLogger, logServerEvents } from './logging/index.js';
 import type { ModelRegistry } from './models/types.js';
@@ -152,13 +151,13 @@ async function loadInitialModels(
         });
         logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
       } catch (error) {
-        throw new ModelLoadFailed(model.archive, error);
+        throw new ModelLoadFailed(`Cannot load model from ${model.archive}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
     }),
   );
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ModelLoadFailed] : []));
   if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new ConfigError(failures.map((f) => f.message).join('; '));
+  if (failures.length > 1) throw new ModelLoadFailed(failures.map((f) => f.message).join('; '));
 }
 
 async function listen(app: FastifyInstance, address: ListenAddress, key: string): Promise<string> {
@@ -167,7 +166,7 @@ async function listen(app: FastifyInstance, address: ListenAddress, key: string)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new ConfigError(`Cannot listen on ${key} ${address.host}:${address.port}: ${why}`);
+    throw new StartupFailed(`Cannot listen on ${key} ${address.host}:${address.port}: ${why}`);
   }
   const bound = app.server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;

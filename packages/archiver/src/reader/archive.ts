@@ -1,6 +1,6 @@
 import { open, stat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { ArchiveDestinationError, ArchiveUnreadableError } from '../errors.js';
+import { ArchiveDestination, ArchiveUnreadable } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from '../manifest/schema.js';
 import { ContentCheck } from './contents.js';
 import { directoryEntries } from './directory.js';
@@ -17,10 +17,10 @@ export async function detectFormat(source: string): Promise<ArchiveFormat> {
   try {
     stats = await stat(source);
   } catch (err) {
-    throw new ArchiveUnreadableError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ArchiveUnreadable(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (stats.isDirectory()) return 'directory';
-  if (!stats.isFile()) throw new ArchiveUnreadableError(`${source} is neither a file nor a directory`);
+  if (!stats.isFile()) throw new ArchiveUnreadable(`${source} is neither a file nor a directory`);
   if (/\.(tar\.gz|tgz)$/i.test(source)) return 'tgz';
   const fh = await open(source, 'r');
   try {
@@ -73,7 +73,7 @@ export async function extractArchive(
   try {
     for await (const file of walk(format, source, resolved)) {
       const target = resolve(dest, file.path);
-      if (!target.startsWith(dest + sep)) throw new ArchiveDestinationError(dest, `"${file.path}" resolves outside it`);
+      if (!target.startsWith(dest + sep)) throw new ArchiveDestination(dest, `"${file.path}" resolves outside it`);
       await mkdir(dirname(target), { recursive: true });
       // 'wx': never follow or replace something already there.
       const fh = await open(target, 'wx', 0o644);
@@ -96,12 +96,12 @@ export async function extractArchive(
 async function prepareDestination(dest: string): Promise<boolean> {
   try {
     const entries = await readdir(dest);
-    if (entries.length > 0) throw new ArchiveDestinationError(dest, 'it is not empty');
+    if (entries.length > 0) throw new ArchiveDestination(dest, 'it is not empty');
     return false;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      if (err instanceof ArchiveDestinationError) throw err;
-      throw new ArchiveDestinationError(dest, (err as Error).message);
+      if (err instanceof ArchiveDestination) throw err;
+      throw new ArchiveDestination(dest, (err as Error).message);
     }
   }
   await mkdir(dest, { recursive: true });

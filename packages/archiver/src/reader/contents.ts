@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
-  ArchiveDigestMismatchError,
-  ArchiveDuplicateEntryError,
-  ArchiveFileMissingError,
-  ArchiveFileUnlistedError,
-  ArchiveTooLargeError,
-  ManifestInvalidError,
-  ManifestMissingError,
+  ArchiveDigestMismatch,
+  ArchiveDuplicateEntry,
+  ArchiveFileMissing,
+  ArchiveFileUnlisted,
+  ArchiveTooLarge,
+  ManifestInvalid,
+  ManifestMissing,
 } from '../errors.js';
 import { MANIFEST_PATH, ManifestSchema, type FileDigest, type Manifest } from '../manifest/schema.js';
 import type { ArchiveEntry, WalkedFile } from './entries.js';
@@ -26,21 +26,21 @@ export class ContentCheck {
 
   /** Drains one file, passing its chunks to `write` (if given) after they have been checked. */
   async consume(file: WalkedFile, write?: (chunk: Buffer) => Promise<void>): Promise<void> {
-    if (this.seen.has(file.path)) throw new ArchiveDuplicateEntryError(file.path);
+    if (this.seen.has(file.path)) throw new ArchiveDuplicateEntry(file.path);
     const isManifest = file.path === MANIFEST_PATH;
     const expected = isManifest ? undefined : this.manifest?.files[file.path];
     if (this.manifest && !isManifest) {
-      if (!expected) throw new ArchiveFileUnlistedError(file.path);
-      if (expected.size !== file.size) throw new ArchiveDigestMismatchError(file.path, `size ${file.size}`);
+      if (!expected) throw new ArchiveFileUnlisted(file.path);
+      if (expected.size !== file.size) throw new ArchiveDigestMismatch(file.path, `size ${file.size}`);
     }
-    if (isManifest && file.size > MAX_MANIFEST_BYTES) throw new ArchiveTooLargeError(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
+    if (isManifest && file.size > MAX_MANIFEST_BYTES) throw new ArchiveTooLarge(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
     const hash = createHash('sha256');
     const kept: Buffer[] = [];
     let size = 0;
     for await (const chunk of file.chunks) {
       size += chunk.length;
       if (isManifest) {
-        if (size > MAX_MANIFEST_BYTES) throw new ArchiveTooLargeError(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
+        if (size > MAX_MANIFEST_BYTES) throw new ArchiveTooLarge(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
         kept.push(chunk);
       }
       hash.update(chunk);
@@ -60,9 +60,9 @@ export class ContentCheck {
   /** Called once every file has been consumed: the archive is complete and consistent. */
   finish(): Manifest {
     const manifest = this.manifest;
-    if (!manifest) throw new ManifestMissingError(MANIFEST_PATH);
+    if (!manifest) throw new ManifestMissing(MANIFEST_PATH);
     for (const path of Object.keys(manifest.files)) {
-      if (!this.seen.has(path)) throw new ArchiveFileMissingError(path, 'the manifest');
+      if (!this.seen.has(path)) throw new ArchiveFileMissing(path, 'the manifest');
     }
     const named: [string | undefined, string][] = [
       [manifest.entryPoint.bundle, 'entryPoint.bundle'],
@@ -70,16 +70,16 @@ export class ContentCheck {
       [manifest.model.configFile, 'model.configFile'],
     ];
     for (const [path, field] of named) {
-      if (path !== undefined && !this.seen.has(path)) throw new ArchiveFileMissingError(path, `the manifest's ${field}`);
+      if (path !== undefined && !this.seen.has(path)) throw new ArchiveFileMissing(path, `the manifest's ${field}`);
     }
     return manifest;
   }
 
   private compare(path: string, actual: FileDigest): void {
     const expected = this.manifest?.files[path];
-    if (!expected) throw new ArchiveFileUnlistedError(path);
-    if (expected.size !== actual.size) throw new ArchiveDigestMismatchError(path, `size ${actual.size}`);
-    if (expected.sha256 !== actual.sha256) throw new ArchiveDigestMismatchError(path, `sha256 ${actual.sha256}`);
+    if (!expected) throw new ArchiveFileUnlisted(path);
+    if (expected.size !== actual.size) throw new ArchiveDigestMismatch(path, `size ${actual.size}`);
+    if (expected.sha256 !== actual.sha256) throw new ArchiveDigestMismatch(path, `sha256 ${actual.sha256}`);
   }
 }
 
@@ -88,12 +88,12 @@ export function parseManifest(bytes: Buffer): Manifest {
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new ManifestInvalidError(`${MANIFEST_PATH} is not JSON (${(err as Error).message})`);
+    throw new ManifestInvalid(`${MANIFEST_PATH} is not JSON (${(err as Error).message})`);
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw new ManifestInvalidError(problems.join('; '));
+    throw new ManifestInvalid(problems.join('; '));
   }
   return parsed.data;
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArchiveLinkError, ArchiveTooLargeError, ArchiveTooManyEntriesError } from '../errors.js';
+import { ArchiveLink, ArchiveTooLarge, ArchiveTooManyEntries } from '../errors.js';
 import { checkEntryPath } from './entry-path.js';
 import type { WalkedFile } from './entries.js';
 import type { ArchiveLimits } from './limits.js';
@@ -20,18 +20,18 @@ export async function* directoryEntries(root: string, limits: ArchiveLimits): As
     for (const name of names) {
       const path = checkEntryPath(rel === '' ? name : `${rel}/${name}`);
       entryCount++;
-      if (entryCount > limits.maxEntries) throw new ArchiveTooManyEntriesError(limits.maxEntries);
+      if (entryCount > limits.maxEntries) throw new ArchiveTooManyEntries(limits.maxEntries);
       const stats = await lstat(join(root, path));
-      if (stats.isSymbolicLink()) throw new ArchiveLinkError(path, 'symbolic link');
+      if (stats.isSymbolicLink()) throw new ArchiveLink(path, 'symbolic link');
       if (stats.isDirectory()) {
         pending.push(path);
         continue;
       }
-      if (!stats.isFile()) throw new ArchiveLinkError(path, 'special file');
-      if (stats.nlink > 1) throw new ArchiveLinkError(path, 'hard link');
-      if (stats.size > limits.maxEntryBytes) throw new ArchiveTooLargeError(`file "${path}" is ${stats.size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
+      if (!stats.isFile()) throw new ArchiveLink(path, 'special file');
+      if (stats.nlink > 1) throw new ArchiveLink(path, 'hard link');
+      if (stats.size > limits.maxEntryBytes) throw new ArchiveTooLarge(`file "${path}" is ${stats.size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
       total += stats.size;
-      if (total > limits.maxTotalBytes) throw new ArchiveTooLargeError(`files hold more than ${limits.maxTotalBytes} bytes in total`);
+      if (total > limits.maxTotalBytes) throw new ArchiveTooLarge(`files hold more than ${limits.maxTotalBytes} bytes in total`);
       yield { path, size: stats.size, chunks: boundedRead(join(root, path), path, stats.size) };
     }
   }
@@ -42,7 +42,7 @@ async function* boundedRead(file: string, path: string, size: number): AsyncGene
   let count = 0;
   for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
     count += chunk.length;
-    if (count > size) throw new ArchiveTooLargeError(`file "${path}" grew while it was read`);
+    if (count > size) throw new ArchiveTooLarge(`file "${path}" grew while it was read`);
     yield chunk;
   }
 }

@@ -4,13 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
 import {
-  ArchiveCompressionRatioError,
+  ArchiveCompressionRatio,
   ArchiveError,
-  ArchiveLinkError,
-  ArchiveTooLargeError,
-  ArchiveTooManyEntriesError,
-  ArchiveUnreadableError,
-  ArchiveUnsafePathError,
+  ArchiveLink,
+  ArchiveTooLarge,
+  ArchiveTooManyEntries,
+  ArchiveUnreadable,
+  ArchiveUnsafePath,
 } from '../errors.js';
 import { checkEntryPath } from './entry-path.js';
 import type { WalkedFile } from './entries.js';
@@ -29,9 +29,9 @@ class RatioGuard extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.expanded += chunk.length;
     if (this.expanded > this.limits.maxTotalBytes + TAR_OVERHEAD_BYTES) {
-      done(new ArchiveTooLargeError(`archive expands past ${this.limits.maxTotalBytes} bytes`));
+      done(new ArchiveTooLarge(`archive expands past ${this.limits.maxTotalBytes} bytes`));
     } else if (this.expanded > RATIO_CHECK_FLOOR_BYTES && this.expanded > this.compressed * this.limits.maxCompressionRatio) {
-      done(new ArchiveCompressionRatioError('archive', this.limits.maxCompressionRatio));
+      done(new ArchiveCompressionRatio('archive', this.limits.maxCompressionRatio));
     } else {
       done(null, chunk);
     }
@@ -61,20 +61,20 @@ export async function* tgzEntries(file: string, limits: ArchiveLimits): AsyncGen
     for await (const entry of tar) {
       const header: Header = entry.header;
       entryCount++;
-      if (entryCount > limits.maxEntries) throw new ArchiveTooManyEntriesError(limits.maxEntries);
+      if (entryCount > limits.maxEntries) throw new ArchiveTooManyEntries(limits.maxEntries);
       if (header.type === 'symlink' || header.type === 'link') {
-        throw new ArchiveLinkError(header.name, header.type === 'link' ? 'hard link' : 'symbolic link');
+        throw new ArchiveLink(header.name, header.type === 'link' ? 'hard link' : 'symbolic link');
       }
       if (header.type !== 'file' && header.type !== 'contiguous-file' && header.type !== 'directory') {
-        throw new ArchiveLinkError(header.name, `special file (${header.type})`);
+        throw new ArchiveLink(header.name, `special file (${header.type})`);
       }
       const full = checkEntryPath(header.name);
       const slash = full.indexOf('/');
       const top = slash < 0 ? full : full.slice(0, slash);
       root ??= top;
-      if (top !== root) throw new ArchiveUnsafePathError(header.name, `outside the archive's top-level "${root}/" directory`);
+      if (top !== root) throw new ArchiveUnsafePath(header.name, `outside the archive's top-level "${root}/" directory`);
       if (slash < 0) {
-        if (header.type !== 'directory') throw new ArchiveUnsafePathError(header.name, `outside the archive's top-level "${root}/" directory`);
+        if (header.type !== 'directory') throw new ArchiveUnsafePath(header.name, `outside the archive's top-level "${root}/" directory`);
         entry.resume();
         continue;
       }
@@ -84,13 +84,13 @@ export async function* tgzEntries(file: string, limits: ArchiveLimits): AsyncGen
         continue;
       }
       const size = header.size;
-      if (size > limits.maxEntryBytes) throw new ArchiveTooLargeError(`entry "${path}" is ${size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
+      if (size > limits.maxEntryBytes) throw new ArchiveTooLarge(`entry "${path}" is ${size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
       total += size;
-      if (total > limits.maxTotalBytes) throw new ArchiveTooLargeError(`entries hold more than ${limits.maxTotalBytes} bytes in total`);
+      if (total > limits.maxTotalBytes) throw new ArchiveTooLarge(`entries hold more than ${limits.maxTotalBytes} bytes in total`);
       yield { path, size, chunks: entry as AsyncIterable<Buffer> };
     }
   } catch (err) {
-    if (err instanceof Error && !(err instanceof ArchiveError)) throw new ArchiveUnreadableError(`not a readable tar.gz archive: ${err.message}`);
+    if (err instanceof Error && !(err instanceof ArchiveError)) throw new ArchiveUnreadable(`not a readable tar.gz archive: ${err.message}`);
     throw err;
   } finally {
     tar.destroy();

@@ -4,12 +4,12 @@ import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Open, type CentralDirectoryFile, type Source } from 'unzipper';
 import {
-  ArchiveCompressionRatioError,
+  ArchiveCompressionRatio,
   ArchiveError,
-  ArchiveLinkError,
-  ArchiveTooLargeError,
-  ArchiveTooManyEntriesError,
-  ArchiveUnreadableError,
+  ArchiveLink,
+  ArchiveTooLarge,
+  ArchiveTooManyEntries,
+  ArchiveUnreadable,
 } from '../errors.js';
 import { checkEntryPath } from './entry-path.js';
 import type { WalkedFile } from './entries.js';
@@ -100,14 +100,14 @@ export async function* zipEntries(file: string, limits: ArchiveLimits, first?: s
 }
 
 async function readDirectory(source: TrackedFile, limits: ArchiveLimits): Promise<CheckedEntry[]> {
-  if ((await declaredEntryCount(source)) > limits.maxEntries) throw new ArchiveTooManyEntriesError(limits.maxEntries);
+  if ((await declaredEntryCount(source)) > limits.maxEntries) throw new ArchiveTooManyEntries(limits.maxEntries);
   let files: CentralDirectoryFile[];
   try {
     const failed = new Promise<never>((_, reject) => source.reportErrorsTo(reject));
     const directory = await Promise.race([Open.custom(source, { tailSize: TAIL_BYTES }), failed]);
     files = directory.files;
   } catch (err) {
-    throw new ArchiveUnreadableError(`not a readable zip archive: ${(err as Error).message}`);
+    throw new ArchiveUnreadable(`not a readable zip archive: ${(err as Error).message}`);
   } finally {
     // The directory's own reads run to the end of the file; nothing after this needs them.
     source.closeAll();
@@ -120,23 +120,23 @@ async function readDirectory(source: TrackedFile, limits: ArchiveLimits): Promis
     // of which the ASCII subset is all a model needs.
     const raw = file.flags & FLAG_UTF8 ? file.pathBuffer.toString('utf8') : file.pathBuffer.toString('latin1');
     const fileType = (file.externalFileAttributes >>> 16) & S_IFMT;
-    if (fileType === S_IFLNK) throw new ArchiveLinkError(raw, 'symbolic link');
-    if (fileType !== 0 && fileType !== S_IFREG && fileType !== S_IFDIR) throw new ArchiveLinkError(raw, 'special file');
+    if (fileType === S_IFLNK) throw new ArchiveLink(raw, 'symbolic link');
+    if (fileType !== 0 && fileType !== S_IFREG && fileType !== S_IFDIR) throw new ArchiveLink(raw, 'special file');
     const name = checkEntryPath(raw);
     if (raw.endsWith('/') || fileType === S_IFDIR) continue;
 
     const size = file.uncompressedSize;
     const compressedSize = file.compressedSize;
-    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(compressedSize)) throw new ArchiveUnreadableError(`entry "${name}" declares sizes out of range`);
-    if (file.flags & FLAG_ENCRYPTED) throw new ArchiveUnreadableError(`entry "${name}" is encrypted`);
+    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(compressedSize)) throw new ArchiveUnreadable(`entry "${name}" declares sizes out of range`);
+    if (file.flags & FLAG_ENCRYPTED) throw new ArchiveUnreadable(`entry "${name}" is encrypted`);
     const method = file.compressionMethod;
-    if (method !== METHOD_STORE && method !== METHOD_DEFLATE) throw new ArchiveUnreadableError(`entry "${name}" uses unsupported compression method ${method}`);
-    if (method === METHOD_STORE && size !== compressedSize) throw new ArchiveUnreadableError(`stored entry "${name}" declares different sizes`);
-    if (size > limits.maxEntryBytes) throw new ArchiveTooLargeError(`entry "${name}" declares ${size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
+    if (method !== METHOD_STORE && method !== METHOD_DEFLATE) throw new ArchiveUnreadable(`entry "${name}" uses unsupported compression method ${method}`);
+    if (method === METHOD_STORE && size !== compressedSize) throw new ArchiveUnreadable(`stored entry "${name}" declares different sizes`);
+    if (size > limits.maxEntryBytes) throw new ArchiveTooLarge(`entry "${name}" declares ${size} bytes, over the ${limits.maxEntryBytes}-byte limit per entry`);
     declaredTotal += size;
-    if (declaredTotal > limits.maxTotalBytes) throw new ArchiveTooLargeError(`entries declare more than ${limits.maxTotalBytes} bytes in total`);
+    if (declaredTotal > limits.maxTotalBytes) throw new ArchiveTooLarge(`entries declare more than ${limits.maxTotalBytes} bytes in total`);
     if (size > RATIO_CHECK_FLOOR_BYTES && size > compressedSize * limits.maxCompressionRatio) {
-      throw new ArchiveCompressionRatioError(`entry "${name}"`, limits.maxCompressionRatio);
+      throw new ArchiveCompressionRatio(`entry "${name}"`, limits.maxCompressionRatio);
     }
     checked.push({ name, file });
   }
@@ -151,7 +151,7 @@ async function readDirectory(source: TrackedFile, limits: ArchiveLimits): Promis
  */
 async function declaredEntryCount(source: TrackedFile): Promise<number> {
   const size = await source.size().catch((err: Error) => {
-    throw new ArchiveUnreadableError(`cannot read the archive: ${err.message}`);
+    throw new ArchiveUnreadable(`cannot read the archive: ${err.message}`);
   });
   const fh = await open(source.path, 'r');
   try {
@@ -175,7 +175,7 @@ async function declaredEntryCount(source: TrackedFile): Promise<number> {
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   const { bytesRead } = position + length <= Number.MAX_SAFE_INTEGER ? await fh.read(buf, 0, length, position) : { bytesRead: 0 };
-  if (bytesRead !== length) throw new ArchiveUnreadableError('zip is truncated');
+  if (bytesRead !== length) throw new ArchiveUnreadable('zip is truncated');
   return buf;
 }
 
@@ -192,7 +192,7 @@ async function* inflateEntry(source: TrackedFile, entry: CheckedEntry): AsyncGen
   // unzipper reads the local header's sizes when the central directory declares no compressed
   // bytes; an entry that declares none has nothing to inflate, so it is never opened.
   if (file.compressedSize === 0) {
-    if (declared !== 0) throw new ArchiveUnreadableError(`entry "${name}" is truncated`);
+    if (declared !== 0) throw new ArchiveUnreadable(`entry "${name}" is truncated`);
     return;
   }
   const stream = file.stream();
@@ -202,19 +202,19 @@ async function* inflateEntry(source: TrackedFile, entry: CheckedEntry): AsyncGen
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       count += chunk.length;
-      if (count > declared) throw new ArchiveTooLargeError(`entry "${name}" inflates past its declared ${declared} bytes`);
+      if (count > declared) throw new ArchiveTooLarge(`entry "${name}" inflates past its declared ${declared} bytes`);
       crc = crc32(chunk, crc);
       yield chunk;
     }
   } catch (err) {
     if (err instanceof Error && !(err instanceof ArchiveError)) {
-      throw new ArchiveUnreadableError(`entry "${name}" cannot be read: ${err.message}`);
+      throw new ArchiveUnreadable(`entry "${name}" cannot be read: ${err.message}`);
     }
     throw err;
   } finally {
     stream.destroy();
     source.closeAll();
   }
-  if (count !== declared) throw new ArchiveUnreadableError(`entry "${name}" is ${count} bytes, not the declared ${declared}`);
-  if (crc !== file.crc32) throw new ArchiveUnreadableError(`entry "${name}" fails its CRC check`);
+  if (count !== declared) throw new ArchiveUnreadable(`entry "${name}" is ${count} bytes, not the declared ${declared}`);
+  if (crc !== file.crc32) throw new ArchiveUnreadable(`entry "${name}" fails its CRC check`);
 }

@@ -1,7 +1,7 @@
 import { builtinModules } from 'node:module';
 import { dirname, relative } from 'node:path';
 import { build, type Message } from 'esbuild';
-import { ArchiveBuildError } from '../errors.js';
+import { HandlerBuildFailed, HandlerExportMissing } from '../errors.js';
 
 /**
  * Packages the server's worker provides at run time. They stay external: native addons
@@ -54,16 +54,16 @@ export async function bundleHandler(file: string, archiveRoot: string, exportNam
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     if (!errors) throw err;
-    throw new ArchiveBuildError('HandlerBuild', `handler does not build:\n${errors.slice(0, 20).map(formatMessage).join('\n')}`);
+    throw new HandlerBuildFailed(`handler does not build:\n${errors.slice(0, 20).map(formatMessage).join('\n')}`);
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'));
   const map = result.outputFiles.find((f) => f.path.endsWith('.mjs.map'));
   const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('.mjs'));
-  if (!code || !map || !output) throw new ArchiveBuildError('HandlerBuild', `bundling ${file} produced no output`);
+  if (!code || !map || !output) throw new HandlerBuildFailed(`bundling ${file} produced no output`);
   const exports = output[1].exports;
   if (!exports.includes(exportName)) {
     const found = exports.length > 0 ? exports.join(', ') : 'nothing';
-    throw new ArchiveBuildError('HandlerExportMissing', `${relative(process.cwd(), file)} has no export "${exportName}" (it exports ${found})`);
+    throw new HandlerExportMissing(`${relative(process.cwd(), file)} has no export "${exportName}" (it exports ${found})`);
   }
   return { code: Buffer.from(code.contents), map: Buffer.from(map.contents), exports };
 }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { ArchiveBuildError } from '../errors.js';
+import { InputConflict, InputMissing, InvalidOption, OutputExists } from '../errors.js';
 import { formatCreatedOn } from '../manifest/created-on.js';
 import { readModelConfig } from './config-file.js';
 import { ManifestSchema, MANIFEST_PATH, ModelNameSchema, ModelVersionSchema, type Manifest } from '../manifest/schema.js';
@@ -55,7 +55,7 @@ const OUTPUT_NAMES: Record<ArchiveOutputFormat, (name: string) => string> = {
 
 function check<T>(value: unknown, schema: z.ZodType<T>, flag: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ArchiveBuildError('InvalidOption', `${flag} ${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  if (!parsed.success) throw new InvalidOption(`${flag} ${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   return parsed.data;
 }
 
@@ -79,9 +79,9 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
   const modelName = check<string>(options.modelName, ModelNameSchema, '--model-name');
   const modelVersion = check<string>(options.version ?? '1.0', ModelVersionSchema, '--version');
   const runtime = options.runtime ?? 'node';
-  if (runtime !== 'node') throw new ArchiveBuildError('InvalidOption', `--runtime "${runtime}": only "node" is supported`);
+  if (runtime !== 'node') throw new InvalidOption(`--runtime "${runtime}": only "node" is supported`);
   const format = options.archiveFormat ?? 'default';
-  if (!ARCHIVE_FORMATS.includes(format)) throw new ArchiveBuildError('InvalidOption', `--archive-format "${format}": expected one of ${ARCHIVE_FORMATS.join(', ')}`);
+  if (!ARCHIVE_FORMATS.includes(format)) throw new InvalidOption(`--archive-format "${format}": expected one of ${ARCHIVE_FORMATS.join(', ')}`);
 
   const modelPath = options.modelPath === undefined ? undefined : resolve(cwd, options.modelPath);
   // TorchServe allows this for handlers that load no model; it is more often a forgotten flag.
@@ -90,13 +90,13 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
   }
   const inputs: InputFile[] = [];
   if (modelPath) {
-    if (!(await stat(modelPath).catch(() => undefined))?.isDirectory()) throw new ArchiveBuildError('InputMissing', `--model-path ${modelPath} is not a directory`);
+    if (!(await stat(modelPath).catch(() => undefined))?.isDirectory()) throw new InputMissing(`--model-path ${modelPath} is not a directory`);
     inputs.push(...(await collectDirectory(modelPath)));
   }
   let serializedFile: string | undefined;
   if (options.serializedFile !== undefined) {
     const file = resolve(cwd, options.serializedFile);
-    if (!(await stat(file).catch(() => undefined))?.isFile()) throw new ArchiveBuildError('InputMissing', `--serialized-file ${file} does not exist`);
+    if (!(await stat(file).catch(() => undefined))?.isFile()) throw new InputMissing(`--serialized-file ${file} does not exist`);
     serializedFile = basename(file);
     inputs.push(...(await collectPath(file, 'serialized file')));
   } else {
@@ -125,11 +125,11 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
   const byPath = new Map<string, InputFile>();
   for (const input of inputs) {
     if (input.archivePath === MANIFEST_PATH || input.archivePath.startsWith('MAR-INF/') || input.archivePath === BUNDLE_PATH || input.archivePath === BUNDLE_MAP_PATH) {
-      throw new ArchiveBuildError('InputConflict', `${input.source} would be stored as "${input.archivePath}", which the archiver reserves`);
+      throw new InputConflict(`${input.source} would be stored as "${input.archivePath}", which the archiver reserves`);
     }
     const other = byPath.get(input.archivePath);
     if (other && resolve(other.source) !== resolve(input.source)) {
-      throw new ArchiveBuildError('InputConflict', `${other.source} and ${input.source} would both be stored as "${input.archivePath}"`);
+      throw new InputConflict(`${other.source} and ${input.source} would both be stored as "${input.archivePath}"`);
     }
     byPath.set(input.archivePath, input);
   }
@@ -137,7 +137,7 @@ export async function createArchive(options: CreateArchiveOptions): Promise<{ pa
   const exportPath = resolve(cwd, options.exportPath ?? '.');
   const target = join(exportPath, OUTPUT_NAMES[format](modelName));
   if (!options.force && (await exists(target))) {
-    throw new ArchiveBuildError('OutputExists', `${target} already exists; use --force to overwrite it`);
+    throw new OutputExists(`${target} already exists; use --force to overwrite it`);
   }
 
   await typeCheckHandler(handler.file, handler.exportName, cwd);

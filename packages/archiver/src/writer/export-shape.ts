@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import type ts from 'typescript';
-import { ArchiveBuildError } from '../errors.js';
+import { HandlerExportNotCallable } from '../errors.js';
 
 function callable(type: ts.Type, typescript: typeof ts): boolean {
   return (type.flags & typescript.TypeFlags.Any) !== 0 || type.getCallSignatures().length > 0;
@@ -22,8 +22,6 @@ export function checkExportCallable(program: ts.Program, file: string, exportNam
   if (callable(type, typescript)) return;
   const member = type.getProperty('handle');
   if (member && callable(checker.getTypeOfSymbolAtLocation(member, source), typescript)) return;
-  throw new ArchiveBuildError(
-    'HandlerExportNotCallable',
-    `${relative(cwd, file)}: export "${exportName}" has type ${checker.typeToString(type)}; a handler export must be a function or an object with a callable "handle" member`,
+  throw new HandlerExportNotCallable(`${relative(cwd, file)}: export "${exportName}" has type ${checker.typeToString(type)}; a handler export must be a function or an object with a callable "handle" member`,
   );
 }

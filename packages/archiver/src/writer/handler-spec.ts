@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ArchiveBuildError } from '../errors.js';
+import { HandlerInvalid, HandlerNotFound } from '../errors.js';
 
 export const HANDLER_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
 const EXPORT_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -28,18 +28,18 @@ export async function resolveHandlerSpec(spec: string, modelPath: string | undef
   const hasExport = colon > 0 && EXPORT_NAME.test(spec.slice(colon + 1));
   const target = hasExport ? spec.slice(0, colon) : spec;
   const exportName = hasExport ? spec.slice(colon + 1) : DEFAULT_EXPORT_NAME;
-  if (target === '') throw new ArchiveBuildError('HandlerNotFound', `--handler "${spec}" names no module or file`);
+  if (target === '') throw new HandlerNotFound(`--handler "${spec}" names no module or file`);
   if (colon > 0 && !hasExport && !/^[A-Za-z]:[\\/]/.test(spec)) {
-    throw new ArchiveBuildError('HandlerInvalid', `--handler "${spec}": "${spec.slice(colon + 1)}" is not a valid export name`);
+    throw new HandlerInvalid(`--handler "${spec}": "${spec.slice(colon + 1)}" is not a valid export name`);
   }
 
   const looksLikeFile = target.includes('/') || target.includes('\\') || HANDLER_EXTENSIONS.some((ext) => target.endsWith(ext));
   if (looksLikeFile) {
     const file = isAbsolute(target) ? target : resolve(cwd, target);
     if (!HANDLER_EXTENSIONS.some((ext) => file.endsWith(ext))) {
-      throw new ArchiveBuildError('HandlerInvalid', `handler file ${file} must end in ${HANDLER_EXTENSIONS.join(', ')}`);
+      throw new HandlerInvalid(`handler file ${file} must end in ${HANDLER_EXTENSIONS.join(', ')}`);
     }
-    if (!(await exists(file))) throw new ArchiveBuildError('HandlerNotFound', `handler file ${file} does not exist`);
+    if (!(await exists(file))) throw new HandlerNotFound(`handler file ${file} does not exist`);
     return { file, exportName };
   }
 
@@ -49,5 +49,5 @@ export async function resolveHandlerSpec(spec: string, modelPath: string | undef
     searched.push(file);
     if (await exists(file)) return { file, exportName };
   }
-  throw new ArchiveBuildError('HandlerNotFound', `handler module "${target}" not found (looked for ${searched.join(', ')})`);
+  throw new HandlerNotFound(`handler module "${target}" not found (looked for ${searched.join(', ')})`);
 }

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ArchiveBuildError } from '../errors.js';
+import { InputInvalid, InputMissing } from '../errors.js';
 import { DEFAULT_ARCHIVE_LIMITS } from '../reader/limits.js';
 import { expandGlob, isGlob } from './glob.js';
 
@@ -20,18 +20,18 @@ const MAX_DEPTH = 32;
 
 /** Every file under `dir`, keeping its relative path. Links are followed: the archive holds their content. */
 export async function collectDirectory(dir: string, prefix = '', depth = 0): Promise<InputFile[]> {
-  if (depth > MAX_DEPTH) throw new ArchiveBuildError('InputInvalid', `${dir} is nested more than ${MAX_DEPTH} levels deep`);
+  if (depth > MAX_DEPTH) throw new InputInvalid(`${dir} is nested more than ${MAX_DEPTH} levels deep`);
   const files: InputFile[] = [];
   for (const name of (await readdir(dir)).sort()) {
     if (isExcluded(name)) continue;
     const source = join(dir, name);
     const stats = await stat(source).catch(() => undefined);
-    if (!stats) throw new ArchiveBuildError('InputMissing', `${source} cannot be read (a dangling link?)`);
+    if (!stats) throw new InputMissing(`${source} cannot be read (a dangling link?)`);
     const archivePath = prefix === '' ? name : `${prefix}/${name}`;
     if (stats.isDirectory()) files.push(...(await collectDirectory(source, archivePath, depth + 1)));
     else if (stats.isFile()) files.push({ archivePath, source, size: stats.size });
     if (files.length > DEFAULT_ARCHIVE_LIMITS.maxEntries) {
-      throw new ArchiveBuildError('InputInvalid', `${dir} holds more than ${DEFAULT_ARCHIVE_LIMITS.maxEntries} files`);
+      throw new InputInvalid(`${dir} holds more than ${DEFAULT_ARCHIVE_LIMITS.maxEntries} files`);
     }
   }
   return files;
@@ -40,7 +40,7 @@ export async function collectDirectory(dir: string, prefix = '', depth = 0): Pro
 /** A file, or a directory whose contents go to the archive root (TorchServe copies directories flattened). */
 export async function collectPath(path: string, what: string): Promise<InputFile[]> {
   const stats = await stat(path).catch(() => undefined);
-  if (!stats) throw new ArchiveBuildError('InputMissing', `${what} ${path} does not exist`);
+  if (!stats) throw new InputMissing(`${what} ${path} does not exist`);
   if (stats.isDirectory()) return collectDirectory(path);
   return [{ archivePath: basename(path), source: path, size: stats.size }];
 }

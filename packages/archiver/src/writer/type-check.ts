@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
-import { ArchiveBuildError } from '../errors.js';
+import { HandlerTypeCheckFailed } from '../errors.js';
 import { checkExportCallable } from './export-shape.js';
 import { ancestors, ownTypeRoots, runtimePackageLocations } from './runtime-resolution.js';
 
@@ -150,7 +150,7 @@ export async function typeCheckHandler(file: string, exportName: string, cwd: st
       return `${relative(cwd, d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
     });
   if (problems.length > 0) {
-    throw new ArchiveBuildError('HandlerTypeError', `handler does not type-check:\n${problems.slice(0, 20).join('\n')}`);
+    throw new HandlerTypeCheckFailed(`handler does not type-check:\n${problems.slice(0, 20).join('\n')}`);
   }
   checkExportCallable(program, file, exportName, cwd, ts);
   await recordPass(recordFile, read);

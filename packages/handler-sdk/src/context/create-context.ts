@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { ManifestSchema, ModelConfigSchema, type Manifest, type ModelConfig } from '@nodeserve/archiver/manifest';
 import type { z } from 'zod';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 import type { Context, Logger, MetricsRecorder } from '../types.js';
 
 export interface CreateContextOptions {
@@ -33,14 +33,14 @@ function describeIssues(what: string, error: z.ZodError): string {
  */
 export function createContext(options: CreateContextOptions): Context {
   const manifest = ManifestSchema.safeParse(options.manifest);
-  if (!manifest.success) throw new ModelError(describeIssues('manifest', manifest.error));
+  if (!manifest.success) throw new ModelFailed(describeIssues('manifest', manifest.error));
   const config = ModelConfigSchema.safeParse(options.config ?? manifest.data.config);
-  if (!config.success) throw new ModelError(describeIssues('model config', config.error));
+  if (!config.success) throw new ModelFailed(describeIssues('model config', config.error));
   const gpuId = options.gpuId ?? null;
-  if (gpuId !== null && (!Number.isInteger(gpuId) || gpuId < 0)) throw new ModelError(`invalid gpuId ${gpuId}: expected a non-negative integer or null`);
+  if (gpuId !== null && (!Number.isInteger(gpuId) || gpuId < 0)) throw new ModelFailed(`invalid gpuId ${gpuId}: expected a non-negative integer or null`);
   const batchSize = options.batchSize ?? config.data.batchSize ?? 1;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModelError(`invalid batchSize ${batchSize}: expected a positive integer`);
-  if (options.cacheDir !== undefined && !isAbsolute(options.cacheDir)) throw new ModelError(`invalid cacheDir ${options.cacheDir}: expected an absolute path`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModelFailed(`invalid batchSize ${batchSize}: expected a positive integer`);
+  if (options.cacheDir !== undefined && !isAbsolute(options.cacheDir)) throw new ModelFailed(`invalid cacheDir ${options.cacheDir}: expected an absolute path`);
   return {
     systemProperties: {
       modelDir: options.modelDir,

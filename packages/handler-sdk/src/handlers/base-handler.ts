@@ -1,5 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HandlerError, InvalidInputError, ModelError } from '../errors.js';
+import { HandlerError, InvalidInput, ModelFailed } from '../errors.js';
 import { createSession, type ExecutionProvider } from '../onnx/create-session.js';
 import { describeSession, type ModelDescription, type TensorMetadata } from '../onnx/describe.js';
 import { concatBatch, splitBatch } from '../tensors/batch.js';
@@ -38,12 +38,12 @@ export class BaseHandler {
   #description: ModelDescription | undefined;
 
   get context(): Context {
-    if (this.#context === undefined) throw new ModelError('the handler was used before initialize(context)');
+    if (this.#context === undefined) throw new ModelFailed('the handler was used before initialize(context)');
     return this.#context;
   }
 
   get session(): InferenceSession {
-    if (this.#session === undefined) throw new ModelError('the handler was used before initialize(context)');
+    if (this.#session === undefined) throw new ModelFailed('the handler was used before initialize(context)');
     return this.#session;
   }
 
@@ -55,7 +55,7 @@ export class BaseHandler {
   /** The model's first input, which `preprocess` feeds. */
   get input(): TensorMetadata {
     const input = this.describe().inputs.find((i) => i.name === this.session.inputNames[0]);
-    if (input === undefined) throw new ModelError(`the model's first input "${this.session.inputNames[0]}" is not a tensor`);
+    if (input === undefined) throw new ModelFailed(`the model's first input "${this.session.inputNames[0]}" is not a tensor`);
     return input;
   }
 
@@ -74,7 +74,7 @@ export class BaseHandler {
 
   /** The model's tensors in KServe v2 terms (the server's model-metadata endpoint). */
   describe(): ModelDescription {
-    if (this.#description === undefined) throw new ModelError('the handler was used before initialize(context)');
+    if (this.#description === undefined) throw new ModelFailed('the handler was used before initialize(context)');
     return this.#description;
   }
 
@@ -83,7 +83,7 @@ export class BaseHandler {
     const tensor = tensorInput(request.tensors, this.input);
     if (tensor === undefined) {
       const { name, datatype, shape } = this.input;
-      throw new InvalidInputError(`this model takes a tensor input "${name}" (${datatype} [${shape.join(', ')}]) through the v2 infer API`);
+      throw new InvalidInput(`this model takes a tensor input "${name}" (${datatype} [${shape.join(', ')}]) through the v2 infer API`);
     }
     return tensor;
   }
@@ -111,7 +111,7 @@ export class BaseHandler {
       try {
         return await this.preprocess(request);
       } catch (error) {
-        results[i] = asError(error, (m) => new InvalidInputError(m));
+        results[i] = asError(error, (m) => new InvalidInput(m));
         return undefined;
       }
     }));
@@ -128,11 +128,11 @@ export class BaseHandler {
       metrics.observe('handler_inference_ms', postStarted - inferenceStarted);
       answers = await this.postprocess(outputs, batch);
       metrics.observe('handler_postprocess_ms', performance.now() - postStarted);
-      if (answers.length !== good.length) throw new ModelError(`postprocess returned ${answers.length} results for ${good.length} requests`);
+      if (answers.length !== good.length) throw new ModelFailed(`postprocess returned ${answers.length} results for ${good.length} requests`);
     } catch (error) {
       const failure = error instanceof HandlerError
         ? error
-        : new ModelError(`inference failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        : new ModelFailed(`inference failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       this.context.logger.error('batch failed', { code: failure.code, message: failure.message, requests: good.length });
       answers = good.map(() => failure);
     }

@@ -1,6 +1,6 @@
 import { labelled, topK } from '../classification/top-k.js';
 import { softmax } from '../classification/softmax.js';
-import { InvalidInputError, ModelError } from '../errors.js';
+import { InvalidInput, ModelFailed } from '../errors.js';
 import { loadLabels } from '../labels/load-labels.js';
 import { splitBatch } from '../tensors/batch.js';
 import type { Context, HandlerResult, RequestInput } from '../types.js';
@@ -17,7 +17,7 @@ export function requestedTopk(request: RequestInput): number | undefined {
   const raw = request.query.topk ?? (json !== null && typeof json === 'object' ? json.topk : undefined);
   if (raw === undefined) return undefined;
   const k = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_TOPK) throw new InvalidInputError(`topk must be an integer from 1 to ${MAX_TOPK}, not ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOPK) throw new InvalidInput(`topk must be an integer from 1 to ${MAX_TOPK}, not ${JSON.stringify(raw)}`);
   return k;
 }
 
@@ -45,7 +45,7 @@ export class ImageClassifier extends VisionHandler {
   override async postprocess(outputs: ModelOutputs, batch: Batch): Promise<HandlerResult[]> {
     const name = this.session.outputNames[0]!;
     const output = outputs[name];
-    if (output === undefined || output.type !== 'float32') throw new ModelError(`output "${name}" is not a float32 tensor of class scores`);
+    if (output === undefined || output.type !== 'float32') throw new ModelFailed(`output "${name}" is not a float32 tensor of class scores`);
     const classes = output.dims[output.dims.length - 1] ?? 0;
     return splitBatch(output, batch.rows).map((part, i) => {
       const k = Math.min(requestedTopk(batch.requests[i]!) ?? this.#topk, classes);

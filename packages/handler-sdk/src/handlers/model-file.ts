@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 import type { Context } from '../types.js';
 
 /**
@@ -14,7 +14,7 @@ export function resolveModelFile(context: Context): string {
   // Hidden files are caches written next to the model, never the model itself.
   const candidates = readdirSync(modelDir).filter((f) => f.endsWith('.onnx') && !f.startsWith('.'));
   if (candidates.length === 1) return join(modelDir, candidates[0]!);
-  throw new ModelError(
+  throw new ModelFailed(
     candidates.length === 0
       ? 'the archive has no model file: give --serialized-file, or put one .onnx file at the top of --model-path'
       : `the archive has several .onnx files (${candidates.join(', ')}): name the model with --serialized-file`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 import type { Context } from '../types.js';
 
 /**
@@ -21,7 +21,7 @@ export function handlerSettings(context: Context): HandlerSettings {
   const parsed = HandlerSettingsSchema.safeParse(context.config.handler ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `handler.${i.path.join('.')}: ${i.message}`);
-    throw new ModelError(`invalid model config: ${issues.join('; ')}`);
+    throw new ModelFailed(`invalid model config: ${issues.join('; ')}`);
   }
   return parsed.data;
 }

@@ -1,5 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInput } from '../errors.js';
 import type { TensorMetadata } from '../onnx/describe.js';
 import type { NamedTensor, TensorDatatype } from '../types.js';
 
@@ -19,19 +19,19 @@ export function tensorInput(tensors: readonly NamedTensor[] | undefined, expecte
   if (tensors.length === 1 && tensors[0]!.datatype === 'BYTES' && expected.datatype !== 'BYTES') return undefined;
   const input = tensors.find((t) => t.name === expected.name) ?? (tensors.length === 1 ? tensors[0] : undefined);
   if (input === undefined) {
-    throw new InvalidInputError(`expected an input named "${expected.name}"; got ${tensors.map((t) => `"${t.name}"`).join(', ')}`);
+    throw new InvalidInput(`expected an input named "${expected.name}"; got ${tensors.map((t) => `"${t.name}"`).join(', ')}`);
   }
   const wanted = `${expected.datatype} [${expected.shape.join(', ')}]`;
   const type = TO_ORT[input.datatype];
   if (input.datatype !== expected.datatype || type === undefined) {
-    throw new InvalidInputError(`input "${input.name}" must be ${wanted} (-1: any size); got ${input.datatype}`);
+    throw new InvalidInput(`input "${input.name}" must be ${wanted} (-1: any size); got ${input.datatype}`);
   }
   const fits = input.shape.length === expected.shape.length
     && input.shape.every((d, i) => Number.isInteger(d) && d >= 1 && (expected.shape[i] === -1 || expected.shape[i] === d));
-  if (!fits) throw new InvalidInputError(`input "${input.name}" must be ${wanted} (-1: any size); got shape [${input.shape.join(', ')}]`);
+  if (!fits) throw new InvalidInput(`input "${input.name}" must be ${wanted} (-1: any size); got shape [${input.shape.join(', ')}]`);
   const size = input.shape.reduce((a, b) => a * b, 1);
   if ((input.data as ArrayLike<unknown>).length !== size) {
-    throw new InvalidInputError(`input "${input.name}" has ${(input.data as ArrayLike<unknown>).length} values for shape [${input.shape.join(', ')}] (${size})`);
+    throw new InvalidInput(`input "${input.name}" has ${(input.data as ArrayLike<unknown>).length} values for shape [${input.shape.join(', ')}] (${size})`);
   }
   return new Tensor(type, input.data as Float32Array, input.shape);
 }

@@ -1,5 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 import { selectImageBackend, type ImageBackend } from '../image/backend.js';
 import { DEFAULT_MAX_PIXELS, preprocessImage } from '../image/preprocess-image.js';
 import { imagenetTransform, type ImageTransform } from '../image/transform.js';
@@ -27,7 +27,7 @@ export class VisionHandler extends BaseHandler {
 
   /** The image backend in use: `sharp` or `jimp`. */
   get imageBackend(): ImageBackend {
-    if (this.#backend === undefined) throw new ModelError('the handler was used before initialize(context)');
+    if (this.#backend === undefined) throw new ModelFailed('the handler was used before initialize(context)');
     return this.#backend;
   }
 

@@ -14,7 +14,7 @@ export interface DecodedPixels {
 
 export interface ImageBackend {
   readonly name: ImageBackendName;
-  /** Decodes upright, resizes the shorter side, centre-crops. Throws `ImageDecodeError`/`ImageTooLargeError`. */
+  /** Decodes upright, resizes the shorter side, centre-crops. Throws `ImageUnreadable`/`ImageTooLarge`. */
   decode(bytes: Uint8Array, transform: ImageTransform, maxPixels: number, format: ImageFormat): Promise<DecodedPixels>;
 }
 

@@ -1,4 +1,4 @@
-import { ImageDecodeError, ImageTooLargeError } from '../errors.js';
+import { ImageUnreadable, ImageTooLarge } from '../errors.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'bmp';
 
@@ -18,8 +18,8 @@ const i32le = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (
 const u32be = (b: Uint8Array, i: number): number => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 const ascii = (b: Uint8Array, i: number, n: number): string => String.fromCharCode(...b.subarray(i, i + n));
 
-function truncated(format: ImageFormat): ImageDecodeError {
-  return new ImageDecodeError(`the ${format.toUpperCase()} image is truncated: its header is incomplete`);
+function truncated(format: ImageFormat): ImageUnreadable {
+  return new ImageUnreadable(`the ${format.toUpperCase()} image is truncated: its header is incomplete`);
 }
 
 /** Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not. */
@@ -30,7 +30,7 @@ function isStartOfFrame(marker: number): boolean {
 function jpegSize(b: Uint8Array): { width: number; height: number } {
   let i = 2;
   while (i + 3 < b.length) {
-    if (b[i] !== 0xff) throw new ImageDecodeError('the JPEG image is corrupt: a marker was expected');
+    if (b[i] !== 0xff) throw new ImageUnreadable('the JPEG image is corrupt: a marker was expected');
     const marker = b[i + 1]!;
     if (marker === 0xff) {
       i += 1;
@@ -80,7 +80,7 @@ function identify(b: Uint8Array): ImageHeader {
     const height = core ? u16le(b, 20) : i32le(b, 22);
     return { format: 'bmp', width: Math.abs(width), height: Math.abs(height) };
   }
-  throw new ImageDecodeError(`the request body is not an image: expected ${SUPPORTED_FORMATS}`);
+  throw new ImageUnreadable(`the request body is not an image: expected ${SUPPORTED_FORMATS}`);
 }
 
 /**
@@ -89,11 +89,11 @@ function identify(b: Uint8Array): ImageHeader {
  * header says so before the decoder allocates it.
  */
 export function probeImage(bytes: Uint8Array, maxPixels: number): ImageHeader {
-  if (bytes.length === 0) throw new ImageDecodeError(`the request body is empty: send an image (${SUPPORTED_FORMATS})`);
+  if (bytes.length === 0) throw new ImageUnreadable(`the request body is empty: send an image (${SUPPORTED_FORMATS})`);
   const header = identify(bytes);
-  if (header.width === 0 || header.height === 0) throw new ImageDecodeError(`the ${header.format.toUpperCase()} image declares a zero size`);
+  if (header.width === 0 || header.height === 0) throw new ImageUnreadable(`the ${header.format.toUpperCase()} image declares a zero size`);
   if (header.width * header.height > maxPixels) {
-    throw new ImageTooLargeError(
+    throw new ImageTooLarge(
       `the image is ${header.width}x${header.height} (${header.width * header.height} pixels), over the limit of ${maxPixels} pixels`,
     );
   }

@@ -1,5 +1,5 @@
 import type sharpType from 'sharp';
-import { ImageDecodeError, ImageTooLargeError } from '../errors.js';
+import { ImageUnreadable, ImageTooLarge } from '../errors.js';
 import type { ImageBackend } from './backend.js';
 import { geometry } from './transform.js';
 
@@ -7,8 +7,8 @@ type Sharp = typeof sharpType;
 
 function decodeError(error: unknown): Error {
   const message = error instanceof Error ? error.message : String(error);
-  if (/pixel limit/i.test(message)) return new ImageTooLargeError(`the image is over the pixel limit: ${message}`, { cause: error });
-  return new ImageDecodeError(`the image could not be decoded (corrupt or truncated): ${message}`, { cause: error });
+  if (/pixel limit/i.test(message)) return new ImageTooLarge(`the image is over the pixel limit: ${message}`, { cause: error });
+  return new ImageUnreadable(`the image could not be decoded (corrupt or truncated): ${message}`, { cause: error });
 }
 
 /**

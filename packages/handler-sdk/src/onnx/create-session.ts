@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
-import { GpuUnavailableError, ModelError } from '../errors.js';
+import { GpuUnavailable, ModelFailed } from '../errors.js';
 import type { Context } from '../types.js';
 import { createAndCache, fileSha256, optimizedModelPath } from './optimized-model-cache.js';
 import { quietOrtLogging, sessionOptions } from './session-options.js';
@@ -99,7 +99,7 @@ export async function createSession(modelPath: string, context: Context): Promis
         logger.warn(`execution provider ${provider} unavailable`, { provider, gpuId, reason });
       }
     }
-    const unavailable = new GpuUnavailableError(gpuId, tried);
+    const unavailable = new GpuUnavailable(gpuId, tried);
     if (context.config.allowCpuFallback !== true) throw unavailable;
     logger.warn(`falling back to CPU: ${unavailable.message}`, { provider: 'cpu', gpuId, tried });
   }
@@ -108,6 +108,6 @@ export async function createSession(modelPath: string, context: Context): Promis
     logger.info('ONNX Runtime session runs on cpu', { provider: 'cpu', model: modelPath });
     return { session, provider: 'cpu' };
   } catch (error) {
-    throw new ModelError(`could not load the ONNX model ${modelPath}: ${reasonOf(error)}`, { cause: error });
+    throw new ModelFailed(`could not load the ONNX model ${modelPath}: ${reasonOf(error)}`, { cause: error });
   }
 }

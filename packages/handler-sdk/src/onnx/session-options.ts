@@ -18,7 +18,7 @@ export function sessionOptions(config: ModelConfig): InferenceSession.SessionOpt
  * Probing a GPU provider whose libraries are missing makes ONNX Runtime's process-wide logger print
  * `[E:onnxruntime:…, provider_bridge_ort.cc…] Failed to load library …` to stderr, although the
  * session creation also throws. The SDK reports each failed provider itself (the context's logger,
- * `GpuUnavailableError`), so it raises the process-wide level to `fatal`. ONNX Runtime reads the level
+ * `GpuUnavailable`), so it raises the process-wide level to `fatal`. ONNX Runtime reads the level
  * once, when the process creates its first session, so this must run before that; a handler that set
  * `env.logLevel` to anything but the default `warning` keeps its choice. Not silenced: WebGPU's Dawn
  * prints its own "Couldn't load Vulkan" warning to stderr when no Vulkan driver is installed.

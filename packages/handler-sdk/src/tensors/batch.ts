@@ -1,5 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 
 type NumericData = Exclude<Tensor.DataType, string[]>;
 type NumericArrayConstructor = new (length: number) => NumericData;
@@ -7,15 +7,15 @@ type NumericArrayConstructor = new (length: number) => NumericData;
 /** Concatenates tensors along the first (batch) dimension; the other dimensions must agree. */
 export function concatBatch(tensors: readonly Tensor[]): Tensor {
   const first = tensors[0];
-  if (first === undefined) throw new ModelError('cannot stack an empty batch');
+  if (first === undefined) throw new ModelFailed('cannot stack an empty batch');
   if (tensors.length === 1) return first;
   const inner = first.dims.slice(1).join('x');
   let rows = 0;
   for (const t of tensors) {
     if (t.type !== first.type || t.dims.slice(1).join('x') !== inner) {
-      throw new ModelError(`cannot stack tensors of shape [${first.dims.join(', ')}] (${first.type}) and [${t.dims.join(', ')}] (${t.type})`);
+      throw new ModelFailed(`cannot stack tensors of shape [${first.dims.join(', ')}] (${first.type}) and [${t.dims.join(', ')}] (${t.type})`);
     }
-    if (t.type === 'string') throw new ModelError('string tensors cannot be stacked into a batch');
+    if (t.type === 'string') throw new ModelFailed('string tensors cannot be stacked into a batch');
     rows += t.dims[0] ?? 1;
   }
   const data = new (first.data.constructor as NumericArrayConstructor)(tensors.reduce((n, t) => n + t.size, 0));
@@ -31,8 +31,8 @@ export function concatBatch(tensors: readonly Tensor[]): Tensor {
 export function splitBatch(tensor: Tensor, rows: readonly number[]): Tensor[] {
   const total = tensor.dims[0] ?? 0;
   const wanted = rows.reduce((a, b) => a + b, 0);
-  if (total !== wanted) throw new ModelError(`the model returned ${total} rows for a batch of ${wanted}`);
-  if (tensor.type === 'string') throw new ModelError('string outputs cannot be split by request');
+  if (total !== wanted) throw new ModelFailed(`the model returned ${total} rows for a batch of ${wanted}`);
+  if (tensor.type === 'string') throw new ModelFailed('string outputs cannot be split by request');
   const perRow = total === 0 ? 0 : tensor.size / total;
   const data = tensor.data as Float32Array;
   let start = 0;

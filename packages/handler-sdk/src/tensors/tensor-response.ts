@@ -1,5 +1,5 @@
 import type { Tensor } from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
+import { ModelFailed } from '../errors.js';
 import { toV2Datatype } from '../onnx/datatypes.js';
 import type { NamedTensor, TensorResponse, TensorValues } from '../types.js';
 
@@ -8,7 +8,7 @@ const encoder = new TextEncoder();
 /** An ONNX Runtime tensor as a v2 named tensor (strings become `BYTES` elements). */
 export function namedTensor(name: string, tensor: Tensor): NamedTensor {
   const datatype = toV2Datatype(tensor.type);
-  if (datatype === undefined) throw new ModelError(`output ${name} has type ${tensor.type}, which the v2 protocol cannot carry`);
+  if (datatype === undefined) throw new ModelFailed(`output ${name} has type ${tensor.type}, which the v2 protocol cannot carry`);
   const data: TensorValues = tensor.type === 'string'
     ? (tensor.data as string[]).map((s) => encoder.encode(s))
     : tensor.type === 'bool'

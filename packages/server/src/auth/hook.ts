@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Unauthorized } from '../errors.js';
 import { keysMatch } from './keys.js';
 
 const BEARER = /^Bearer[ ]+(\S{1,512})\s*$/i;
@@ -12,8 +13,6 @@ export interface AuthHookOptions {
   v2Errors?: boolean;
 }
 
-const MESSAGE = 'Token authorization failed: send "Authorization: Bearer <key>" with the key from the key file';
-
 /** A fastify `onRequest` hook that answers 401 unless the request carries the app's key. */
 export function tokenAuthHook(options: AuthHookOptions) {
   return async function checkToken(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -22,9 +21,10 @@ export function tokenAuthHook(options: AuthHookOptions) {
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (match?.[1] !== undefined && keysMatch(match[1], options.key)) return undefined;
     reply.header('www-authenticate', 'Bearer');
+    const refused = new Unauthorized();
     const body = options.v2Errors === true && path.startsWith('/v2')
-      ? { error: MESSAGE }
-      : { code: 401, type: 'Unauthorized', message: MESSAGE };
-    return reply.code(401).send(body);
+      ? { error: refused.message }
+      : { code: refused.status, type: refused.code, message: refused.message };
+    return reply.code(refused.status).send(body);
   };
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ConfigError } from '../errors.js';
+import { ServerConfigInvalid } from '../errors.js';
 
 export interface TokenAuthSettings {
   /** The hosts the APIs listen on (inference, management, metrics), e.g. `127.0.0.1`. */
@@ -26,7 +26,7 @@ export function isLoopbackHost(hostname: string): boolean {
 export function tokenAuthRequired(settings: TokenAuthSettings): boolean {
   if (settings.disable_token_authorization === true) {
     if (settings.enable_token_authorization === true) {
-      throw new ConfigError('enable_token_authorization and disable_token_authorization are both true; set only one');
+      throw new ServerConfigInvalid('enable_token_authorization and disable_token_authorization are both true; set only one');
     }
     return false;
   }
@@ -34,7 +34,7 @@ export function tokenAuthRequired(settings: TokenAuthSettings): boolean {
   const exposed = settings.hosts.filter((h) => !isLoopbackHost(h));
   if (exposed.length === 0) return false;
   if (settings.enable_token_authorization === false) {
-    throw new ConfigError(
+    throw new ServerConfigInvalid(
       `Refusing to start without token authorization while listening on ${exposed.join(', ')}, which is not loopback; ` +
         'remove enable_token_authorization=false, or set disable_token_authorization=true to run unprotected on purpose',
     );

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ServerConfigInvalid } from '../errors.js';
 import { MAX_PROPERTIES_BYTES, parseProperties } from './properties.js';
 import { type ServerConfig, ServerConfigSchema } from './schema.js';
 
@@ -19,7 +19,7 @@ export interface LoadedConfig {
   file: string | undefined;
 }
 
-/** Reads, merges and validates the server configuration; any problem is a `ConfigError` naming the key and where it came from. */
+/** Reads, merges and validates the server configuration; any problem is a `ServerConfigInvalid` naming the key and where it came from. */
 export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const file = findConfigFile(options);
   const raw: Record<string, unknown> = {};
@@ -36,7 +36,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     origin.set(key, 'command line');
   }
   const parsed = ServerConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, origin, file));
+  if (!parsed.success) throw new ServerConfigInvalid(describeIssues(parsed.error, origin, file));
   const config = parsed.data;
   if (config.model_store !== undefined) config.model_store = path.resolve(options.cwd, config.model_store);
   return { config, file };
@@ -45,7 +45,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
 function findConfigFile(options: LoadConfigOptions): string | undefined {
   if (options.configFile !== undefined) {
     const file = path.resolve(options.cwd, options.configFile);
-    if (!existsSync(file)) throw new ConfigError(`Config file not found: ${file}`);
+    if (!existsSync(file)) throw new ServerConfigInvalid(`Config file not found: ${file}`);
     return file;
   }
   const fallback = path.join(options.cwd, 'config.properties');
@@ -54,8 +54,8 @@ function findConfigFile(options: LoadConfigOptions): string | undefined {
 
 function readConfigText(file: string): string {
   const stat = statSync(file);
-  if (!stat.isFile()) throw new ConfigError(`Config file is not a regular file: ${file}`);
-  if (stat.size > MAX_PROPERTIES_BYTES) throw new ConfigError(`Config file ${file} is larger than ${MAX_PROPERTIES_BYTES} bytes`);
+  if (!stat.isFile()) throw new ServerConfigInvalid(`Config file is not a regular file: ${file}`);
+  if (stat.size > MAX_PROPERTIES_BYTES) throw new ServerConfigInvalid(`Config file ${file} is larger than ${MAX_PROPERTIES_BYTES} bytes`);
   return readFileSync(file, 'utf8');
 }
 

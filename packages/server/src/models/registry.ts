@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { cacheDirFor, defaultCacheRoot } from './cache-dir.js';
 import { createRunDir } from './run-dir.js';
-import { BadRequest, ModelConflict, ModelNotFound, ServerDraining } from '../errors.js';
+import { InvalidModelName, ModelConflict, ModelNotFound, ServerDraining } from '../errors.js';
 import type { ServerEvents } from '../events.js';
 import { locateWorkerMain } from '../workers/worker-entry.js';
 import { type EngineDefaults, deviceIds, effectiveConfig } from './effective-config.js';
@@ -82,10 +82,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
 
   function checkName(name: string): void {
     if (name.length > MAX_MODEL_NAME_LENGTH || !MODEL_NAME_PATTERN.test(name)) {
-      throw new BadRequest(
-        `invalid model name ${JSON.stringify(name)}: it must start with a letter or digit, hold only letters, digits, "_", "-" and ".", and be at most ${MAX_MODEL_NAME_LENGTH} characters`,
-        'InvalidModelName',
-      );
+      throw new InvalidModelName(name, MAX_MODEL_NAME_LENGTH);
     }
   }
 

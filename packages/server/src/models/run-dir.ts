@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { StartupFailed } from '../errors.js';
 
 /** One directory per user in the system temp dir, shared by all of that user's servers. */
 export function defaultExtractRoot(): string {
@@ -13,7 +13,7 @@ function checkPrivate(dir: string): void {
   const info = lstatSync(dir);
   const ours = process.getuid === undefined || info.uid === process.getuid();
   if (!info.isDirectory() || !ours || (info.mode & 0o022) !== 0) {
-    throw new ConfigError(`${dir} is not a directory of this user's that only it can write to: refusing to extract models there`);
+    throw new StartupFailed(`${dir} is not a directory of this user's that only it can write to: refusing to extract models there`);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
 import type { NamedTensor, RequestInput, TensorDatatype, TensorValues } from '@nodeserve/handler-sdk';
+import { HandlerError } from '@nodeserve/handler-sdk/errors';
 import type { ModelMetadata } from '../models/types.js';
 import { type Frame, type PayloadBuilder, type SegmentTable, FrameError, segment } from './frames.js';
 
@@ -187,14 +188,22 @@ export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): Request
   return input;
 }
 
+/**
+ * A handler's failure as the server answers it: the code and status the handler gave (one of the
+ * SDK's catalogue, or its own), else `HandlerError` 500; the message, never the stack.
+ */
+export function fromWireError(wire: WireError): HandlerError {
+  return new HandlerError(wire.message, { code: wire.code ?? HandlerError.name, status: wire.status ?? 500 });
+}
+
 /** What crosses the process boundary of an error: its code and status if it has them, never more than the message to clients. */
-export function toWireError(error: unknown): WireError {
+export function toWireError(error: unknown, options: { stack?: boolean } = {}): WireError {
   if (error instanceof Error) {
     const { code, status } = error as Error & { code?: unknown; status?: unknown };
     const wire: WireError = { type: error.name, message: error.message };
     if (typeof code === 'string') wire.code = code;
     if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599) wire.status = status;
-    if (error.stack !== undefined) wire.stack = error.stack;
+    if (error.stack !== undefined && options.stack !== false) wire.stack = error.stack;
     return wire;
   }
   return { type: 'Error', message: `non-Error value thrown: ${String(error)}` };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { StartupFailed } from '../errors.js';
 
 /**
  * Where the built worker entry is. Running from `dist/`, it sits beside the bundle; running the sources
@@ -13,7 +13,7 @@ export function locateWorkerMain(): string {
   ].map((url) => fileURLToPath(url));
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined) {
-    throw new ConfigError(`the worker entry is missing (looked for ${candidates.join(', ')}): build the server package first`);
+    throw new StartupFailed(`the worker entry is missing (looked for ${candidates.join(', ')}): build the server package first`);
   }
   return found;
 }

@@ -3,8 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import {
   type Context, type HandleFn, type HandlerModule, type Logger, type MetricsRecorder, type RequestInput,
-  createContext, isBytesResponse, isTensorResponse,
+  createContext, InvalidInput, isBytesResponse, isTensorResponse,
 } from '@nodeserve/handler-sdk';
+import { InvalidHandlerOutput } from '../errors.js';
 import type { ModelMetadata } from '../models/types.js';
 import { registerExternalResolution } from './external-resolution.js';
 import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
@@ -131,10 +132,7 @@ function encodeResult(value: unknown, payload: PayloadBuilder): WireResult {
     }
     return { kind: 'json', seg: payload.add(Buffer.from(JSON.stringify(value) ?? 'null')) };
   } catch (error) {
-    return {
-      kind: 'error',
-      error: { ...toWireError(error), type: 'InvalidHandlerOutput', message: `the handler's result could not be sent: ${(error as Error).message}` },
-    };
+    return { kind: 'error', error: toWireError(new InvalidHandlerOutput(`the handler's result could not be sent: ${(error as Error).message}`), { stack: false }) };
   }
 }
 
@@ -144,10 +142,7 @@ function withJson(input: RequestInput): RequestInput | WireResult {
     input.json = JSON.parse(Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength).toString('utf8')) as unknown;
     return input;
   } catch (error) {
-    return {
-      kind: 'error',
-      error: { code: 'InvalidInput', status: 400, type: 'InvalidInput', message: `Request body is not valid JSON: ${(error as Error).message}` },
-    };
+    return { kind: 'error', error: toWireError(new InvalidInput(`Request body is not valid JSON: ${(error as Error).message}`), { stack: false }) };
   }
 }
 
@@ -183,10 +178,9 @@ async function runBatch(frame: Frame<Extract<ToWorker, { type: 'batch' }>>): Pro
   const handlerMs = performance.now() - started;
   if (!Array.isArray(results) || results.length !== inputs.length) {
     const got = Array.isArray(results) ? `${results.length} results` : `a ${results === null ? 'null' : typeof results} instead of an array`;
-    fail({
-      type: 'InvalidHandlerOutput',
-      message: `the handler returned ${got} for a batch of ${inputs.length} requests: expected ${inputs.length}, one per request, in order`,
-    }, handlerMs);
+    fail(toWireError(new InvalidHandlerOutput(
+      `the handler returned ${got} for a batch of ${inputs.length} requests: expected ${inputs.length}, one per request, in order`,
+    ), { stack: false }), handlerMs);
     return;
   }
   const payload = new PayloadBuilder();

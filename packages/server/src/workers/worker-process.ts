@@ -4,11 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Logger } from '@nodeserve/handler-sdk';
 import type { Job } from '../batching/job.js';
-import { HandlerFailed, HandlerTimeout, ModelLoadFailed, type ServeError, WorkerDied } from '../errors.js';
+import type { HandlerError } from '@nodeserve/handler-sdk/errors';
+import { BadRequest, HandlerTimeout, InvalidHandlerOutput, ModelLoadFailed, WorkerDied } from '../errors.js';
 import type { ServerEvents } from '../events.js';
 import type { InferenceOutcome, ModelMetadata, WorkerInfo, WorkerState } from '../models/types.js';
 import { type Frame, FrameReader, PayloadBuilder, segment, writeFrame } from './frames.js';
-import { type FromWorker, type WireError, type WireResult, type WorkerInit, decodeTensor, encodeRequest } from './protocol.js';
+import { type FromWorker, type WireError, type WireResult, type WorkerInit, decodeTensor, encodeRequest, fromWireError } from './protocol.js';
 
 export interface WorkerProcessOptions {
   id: string;
@@ -138,7 +139,7 @@ export class WorkerProcess {
         requests.push(encodeRequest(job.request.input, payload, job.request.api === 'predictions'));
         sent.push(job);
       } catch (error) {
-        job.reject(new HandlerFailed({ code: 'BadRequest', status: 400, type: 'InvalidInput', message: (error as Error).message }));
+        job.reject(new BadRequest((error as Error).message));
       }
     }
     if (sent.length === 0) {
@@ -217,7 +218,7 @@ export class WorkerProcess {
       case 'initFailed':
         this.failure ??= `its handler failed to initialise: ${message.error.message}`;
         this.options.logger.error(`worker ${this.id} failed to initialise: ${message.error.stack ?? message.error.message}`, { ...this.model, workerId: this.id });
-        this.settleReady.reject(new ModelLoadFailed(this.options.init.modelName, message.error.message, message.error.stack));
+        this.settleReady.reject(new ModelLoadFailed(`Model "${this.options.init.modelName}" failed to load: ${message.error.message}`));
         return;
       case 'results':
         this.onResults(frame, message.batchId, message.handlerMs, message.results);
@@ -260,7 +261,7 @@ export class WorkerProcess {
       const result = results[i];
       const timings = { queueMs: (job.dispatchedAt ?? job.request.receivedAt) - job.request.receivedAt, inferenceMs: handlerMs };
       if (result === undefined) {
-        job.reject(new HandlerFailed({ type: 'InvalidHandlerOutput', message: 'the worker sent no result for this request' }));
+        job.reject(new InvalidHandlerOutput('the worker sent no result for this request'));
         return;
       }
       let outcome: InferenceOutcome;
@@ -293,8 +294,8 @@ export class WorkerProcess {
   }
 
   /** Reports the handler's full stack (for the log) and builds the error its clients get: message, code and status only. */
-  private handlerFailed(error: WireError, requestIds: string[]): HandlerFailed {
-    const failed = new HandlerFailed(error);
+  private handlerFailed(error: WireError, requestIds: string[]): HandlerError {
+    const failed = fromWireError(error);
     const event = { ...this.model, workerId: this.id, requestIds, code: failed.code, status: failed.status, message: failed.message };
     this.options.events.emit('handler.failed', error.stack === undefined ? event : { ...event, stack: error.stack });
     return failed;
@@ -331,11 +332,11 @@ export class WorkerProcess {
     this.batch = undefined;
     if (batch !== undefined) {
       clearTimeout(batch.timer);
-      const died: ServeError = new WorkerDied(this.options.init.modelName, reason);
+      const died = new WorkerDied(this.options.init.modelName, reason);
       for (const job of batch.jobs) job.reject(died);
     }
     if (this.readyAt === undefined) {
-      this.settleReady.reject(new ModelLoadFailed(this.options.init.modelName, `a worker ${reason}`));
+      this.settleReady.reject(new ModelLoadFailed(`Model "${this.options.init.modelName}" failed to load: a worker ${reason}`));
     }
     this.channel.destroy();
     this.options.events.emit('worker.exited', { ...this.model, workerId: this.id, pid: this.pid ?? -1, expected, reason });

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ConfigError } from '../../src/errors.js';
+import { ServerConfigInvalid } from '../../src/errors.js';
 import { generateKeys, isLoopbackHost, keysMatch, tokenAuthHook, tokenAuthRequired, writeKeyFile } from '../../src/auth/index.js';
 
 describe('token keys', () => {
@@ -47,9 +47,9 @@ describe('token authorization policy', () => {
     expect(tokenAuthRequired({ hosts: ['127.0.0.1'], enable_token_authorization: true })).toBe(true);
     expect(tokenAuthRequired({ hosts: ['127.0.0.1', '0.0.0.0'] })).toBe(true);
     expect(tokenAuthRequired({ hosts: ['0.0.0.0'], disable_token_authorization: true })).toBe(false);
-    expect(() => tokenAuthRequired({ hosts: ['0.0.0.0'], enable_token_authorization: false })).toThrow(ConfigError);
+    expect(() => tokenAuthRequired({ hosts: ['0.0.0.0'], enable_token_authorization: false })).toThrow(ServerConfigInvalid);
     expect(() => tokenAuthRequired({ hosts: ['127.0.0.1'], enable_token_authorization: true, disable_token_authorization: true })).toThrow(
-      ConfigError,
+      ServerConfigInvalid,
     );
   });
 });

@@ -22,7 +22,7 @@ describe('with the default config', () => {
   it('answers 405 to register and unregister, and registers nothing', async () => {
     const register = await fetch(`${server.management}/models?url=${archive}&model_name=other`, { method: 'POST' });
     expect(register.status).toBe(405);
-    expect(await register.json()).toMatchObject({ code: 405, type: 'MethodNotAllowed' });
+    expect(await register.json()).toMatchObject({ code: 405, type: 'ModelApiDisabled' });
     const unregister = await fetch(`${server.management}/models/mobilenet`, { method: 'DELETE' });
     expect(unregister.status).toBe(405);
     const list = (await (await fetch(`${server.management}/models`)).json()) as { models: Array<{ modelName: string }> };

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, parseProperties } from '../../src/config/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { ServerConfigInvalid } from '../../src/errors.js';
 
 function dirWith(text?: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'ms-config-'));
@@ -78,7 +78,7 @@ describe('loadConfig', () => {
 
   it('stops on an unknown key, naming it, the file and the line', () => {
     const cwd = dirWith('job_queue_size=10\nnumber_of_netty_threads=4\n');
-    expect(() => loadConfig({ cwd })).toThrow(ConfigError);
+    expect(() => loadConfig({ cwd })).toThrow(ServerConfigInvalid);
     expect(() => loadConfig({ cwd })).toThrow(
       `${path.join(cwd, 'config.properties')}:2: unknown config key "number_of_netty_threads"`,
     );

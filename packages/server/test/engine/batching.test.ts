@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { QueueFull, ServeError } from '../../src/errors.js';
+import type { NodeserveError } from '@nodeserve/errors';
+import { QueueFull } from '../../src/errors.js';
 import { type Engine, json, request, startEngine } from './harness.js';
 
 describe('dynamic batching and the bounded queue', () => {
@@ -54,7 +55,7 @@ describe('dynamic batching and the bounded queue', () => {
       expect(served).toHaveLength(11);
       expect(refused).toHaveLength(89);
       for (const r of refused) {
-        const error = (r as PromiseRejectedResult).reason as ServeError;
+        const error = (r as PromiseRejectedResult).reason as NodeserveError;
         expect(error).toBeInstanceOf(QueueFull);
         expect(error.status).toBe(503);
         expect(error.retryAfter).toBeGreaterThan(0);
@@ -76,7 +77,7 @@ describe('dynamic batching and the bounded queue', () => {
       model.submit(request('also fine')),
     ]);
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    const error = (settled[1] as PromiseRejectedResult).reason as ServeError;
+    const error = (settled[1] as PromiseRejectedResult).reason as NodeserveError;
     expect(error.code).toBe('InvalidInput');
     expect(error.status).toBe(400);
     expect(error.message).toMatch(/^refused req-/);

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HandlerFailed, HandlerTimeout, ModelLoadFailed, type ServeError, WorkerDied } from '../../src/errors.js';
+import type { NodeserveError } from '@nodeserve/errors';
+import { HandlerError } from '@nodeserve/handler-sdk/errors';
+import { HandlerTimeout, InvalidHandlerOutput, ModelLoadFailed, WorkerDied } from '../../src/errors.js';
 import type { ServerEventMap } from '../../src/events.js';
 import { type Engine, json, request, startEngine } from './harness.js';
 
-async function rejection(promise: Promise<unknown>): Promise<ServeError> {
+async function rejection(promise: Promise<unknown>): Promise<NodeserveError> {
   try {
     await promise;
   } catch (error) {
-    return error as ServeError;
+    return error as NodeserveError;
   }
   throw new Error('expected the request to fail');
 }
@@ -32,7 +34,7 @@ describe('worker failures', () => {
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
     const firstPid = json(await model.submit(request('before')))['pid'];
     const [died, after] = await Promise.allSettled([model.submit(request('exit')), model.submit(request('after'))]);
-    const error = (died as PromiseRejectedResult).reason as ServeError;
+    const error = (died as PromiseRejectedResult).reason as NodeserveError;
     expect(error).toBeInstanceOf(WorkerDied);
     expect(error.status).toBe(500);
     expect(error.message).toMatch(/model "exits" died .*exited with code 3/);
@@ -79,8 +81,8 @@ describe('worker failures', () => {
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
     const errors = await Promise.all([rejection(model.submit(request('a'))), rejection(model.submit(request('b')))]);
     for (const error of errors) {
-      expect(error).toBeInstanceOf(HandlerFailed);
-      expect(error.status).toBe(500);
+      expect(error).toBeInstanceOf(HandlerError);
+      expect([error.code, error.status]).toEqual(['HandlerError', 500]);
       expect(error.message).toBe('cannot preprocess a batch of 2');
       expect(error.message).not.toMatch(/at /);
     }
@@ -94,7 +96,8 @@ describe('worker failures', () => {
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
     const errors = await Promise.all([1, 2, 3].map((i) => rejection(model.submit(request(`${i}`)))));
     for (const error of errors) {
-      expect(error).toBeInstanceOf(HandlerFailed);
+      expect(error).toBeInstanceOf(HandlerError);
+      expect([error.code, error.status]).toEqual([InvalidHandlerOutput.code, 500]);
       expect(error.message).toMatch(/returned 2 results for a batch of 3 requests: expected 3/);
     }
   });
@@ -104,7 +107,7 @@ describe('worker failures', () => {
     const error = await rejection(engine.registry.register({ archive, initialWorkers: 1, synchronous: true }));
     expect(error).toBeInstanceOf(ModelLoadFailed);
     expect(error.message).toMatch(/Model "broken" failed to load: model file weights.onnx is missing/);
-    expect((error as ModelLoadFailed).handlerStack).toMatch(/at initialize/);
+    expect(engine.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: expect.stringMatching(/failed to initialise: .*model file weights\.onnx is missing\n\s+at (Module\.)?initialize /) }));
     expect(() => engine.registry.resolve('broken')).toThrow(/not found/);
   });
 
@@ -112,7 +115,7 @@ describe('worker failures', () => {
     const archive = await engine.archive('uses-sdk.mjs', { name: 'sdk', exportName: 'handler' });
     expect(archive.startsWith(engine.root)).toBe(true);
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
-    expect(json(await model.submit(request('x')))).toEqual({ ok: true, errorType: 'InvalidInputError' });
+    expect(json(await model.submit(request('x')))).toEqual({ ok: true, errorType: 'InvalidInput' });
     const error = await rejection(model.submit(request('')));
     expect(error.code).toBe('InvalidInput');
     expect(error.status).toBe(400);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createArchive } from '@nodeserve/archiver';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelConflict, ModelNotFound, ServerDraining, type ServeError } from '../../src/errors.js';
+import type { NodeserveError } from '@nodeserve/errors';
+import { ModelConflict, ModelNotFound, ServerDraining } from '../../src/errors.js';
 import type { InferenceOutcome, ModelVersionHandle } from '../../src/models/index.js';
 import { type Engine, json, request, startEngine } from './harness.js';
 
@@ -38,9 +39,9 @@ describe('model registry and lifecycle', () => {
   it('refuses a second registration of the same name and version with 409, and accepts a name override', async () => {
     const archive = await engine.archive('echo.mjs', { name: 'twice' });
     await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });
-    const conflict = await engine.registry.register({ archive, synchronous: true }).catch((e: ServeError) => e);
+    const conflict = await engine.registry.register({ archive, synchronous: true }).catch((e: NodeserveError) => e);
     expect(conflict).toBeInstanceOf(ModelConflict);
-    expect((conflict as ServeError).status).toBe(409);
+    expect((conflict as NodeserveError).status).toBe(409);
     const renamed = await engine.registry.register({ archive, modelName: 'twice-renamed', initialWorkers: 1, synchronous: true });
     expect(json(await renamed.submit(request('x')))['modelName']).toBe('twice-renamed');
     await expect(engine.registry.register({ archive, modelName: '../evil', synchronous: true })).rejects.toMatchObject({ status: 400 });

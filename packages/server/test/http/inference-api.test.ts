@@ -5,7 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { ServerConfigSchema } from '../../src/config/index.js';
-import { HandlerFailed, HandlerTimeout, QueueFull, WorkerDied } from '../../src/errors.js';
+import { HandlerError, InvalidInput } from '@nodeserve/handler-sdk/errors';
+import { HandlerTimeout, QueueFull, WorkerDied } from '../../src/errors.js';
 import { ServerEvents, type ServerEventMap } from '../../src/events.js';
 import { createHttpApps } from '../../src/http/index.js';
 import { AccessLog, ServerLogger, memorySink } from '../../src/logging/index.js';
@@ -19,8 +20,8 @@ function echo(request: InferenceRequest): InferenceOutcome {
   const { input } = request;
   switch (input.query['fail']) {
     case 'queue': throw new QueueFull('echo', 10);
-    case 'handler': throw new HandlerFailed({ message: 'boom in handler', stack: 'Error: boom\n    at handle (handler.ts:1:1)' });
-    case 'invalid': throw new HandlerFailed({ code: 'InvalidInput', status: 400, message: 'not an image' });
+    case 'handler': throw new HandlerError('boom in handler');
+    case 'invalid': throw new InvalidInput('not an image');
     case 'timeout': throw new HandlerTimeout('echo', 1);
     case 'died': throw new WorkerDied('echo', 'exit code 1');
     case 'bytes': return { kind: 'bytes', body: Buffer.from(input.body), contentType: 'image/png', queueMs: 0, inferenceMs: 0 };

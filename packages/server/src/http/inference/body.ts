@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import { BadRequest, PayloadTooLarge } from '../../errors.js';
+import { InvalidInput } from '@nodeserve/handler-sdk/errors';
+import { PayloadTooLarge } from '../../errors.js';
 
 /** A request body as read: its bytes (JSON included: the worker parses it). */
 export interface ParsedBody {
@@ -56,7 +57,7 @@ export async function readMultipart(request: FastifyRequest, maxRequestSize: num
   }
   const chosen = form['data'] ?? form['body'] ?? (files.length === 1 ? files[0] : undefined);
   if (chosen === undefined) {
-    throw new BadRequest('Multipart request has no "data" or "body" field and not exactly one file', 'InvalidInput');
+    throw new InvalidInput('Multipart request has no "data" or "body" field and not exactly one file');
   }
   return { form: { ...form }, body: typeof chosen === 'string' ? Buffer.from(chosen) : chosen };
 }

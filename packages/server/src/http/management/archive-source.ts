@@ -5,7 +5,7 @@ import { isAbsolute, join, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspectArchive } from '@nodeserve/archiver/reader';
-import { BadRequest, ServeError } from '../../errors.js';
+import { ArchiveExists, ArchiveNotAllowed, ArchiveNotFound, BadRequest, DownloadFailed } from '../../errors.js';
 
 /** Where a registration's archive came from, once it is known to be allowed and present. */
 export interface ArchiveSource {
@@ -13,30 +13,6 @@ export interface ArchiveSource {
   path: string;
   /** Set when the archive was downloaded for this registration: removed again if registration fails. */
   downloaded: boolean;
-}
-
-export class ArchiveNotAllowed extends ServeError {
-  constructor(message: string) {
-    super('ArchiveNotAllowed', 403, message);
-  }
-}
-
-export class ArchiveNotFound extends ServeError {
-  constructor(url: string) {
-    super('ArchiveNotFound', 404, `Model archive not found in the model store: ${url}`);
-  }
-}
-
-export class ArchiveExists extends ServeError {
-  constructor(name: string) {
-    super('ArchiveExists', 409, `The model store already holds a file named ${name}; register it by name instead`);
-  }
-}
-
-export class DownloadFailed extends ServeError {
-  constructor(url: string, why: string) {
-    super('DownloadFailed', 400, `Could not download ${url}: ${why}`);
-  }
 }
 
 export interface DownloadLimits {

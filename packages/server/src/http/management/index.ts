@@ -9,13 +9,9 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await openApiRoute(app);
 }
 
-export { managementRoutes, ModelApiDisabled } from './routes.js';
+export { managementRoutes } from './routes.js';
 export {
   resolveArchiveSource,
-  ArchiveExists,
-  ArchiveNotAllowed,
-  ArchiveNotFound,
-  DownloadFailed,
   DEFAULT_DOWNLOAD_LIMITS,
   type ArchiveSource,
   type DownloadLimits,

@@ -1,22 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, ModelNotFound, ServeError } from '../../errors.js';
+import { BadRequest, ModelApiDisabled, ModelNotFound } from '../../errors.js';
 import type { ModelVersionHandle, RegisterOptions } from '../../models/types.js';
 import type { ServerContext } from '../context.js';
 import { resolveArchiveSource } from './archive-source.js';
 import { describeVersion } from './describe.js';
 import { ListQuerySchema, parseQuery, RegisterQuerySchema, ScaleQuerySchema } from './query.js';
-
-export class ModelApiDisabled extends ServeError {
-  constructor() {
-    super(
-      'MethodNotAllowed',
-      405,
-      'Registering and unregistering models is disabled; start the server with enable_model_api=true to allow it',
-    );
-  }
-}
 
 interface NameParams {
   name: string;

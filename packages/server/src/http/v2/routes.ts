@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, ModelNotReady } from '../../errors.js';
+import { BadRequest, InternalServerError, ModelNotReady, ResourceNotFound } from '../../errors.js';
 import type { InferenceOutcome, ModelVersionHandle } from '../../models/types.js';
 import { SERVER_NAME, SERVER_VERSION } from '../../openapi/server-info.js';
 import type { ServerContext } from '../context.js';
@@ -35,14 +35,14 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const http = toHttpError(error);
     // Only the unexpected is logged here; the access log already has every status.
-    if (http.body.type === 'InternalServerError') {
+    if (http.body.type === InternalServerError.code) {
       ctx.logger.error('unexpected error answering a v2 request', { requestId: request.id, url: request.url, error });
     }
     if (http.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(http.retryAfter))));
     return reply.code(http.status).type('application/json').send({ error: http.body.message });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).type('application/json').send({ error: `Requested resource is not found: ${request.method} ${request.url.split('?', 1)[0]}` }),
+    reply.code(ResourceNotFound.status).type('application/json').send({ error: new ResourceNotFound(request.method, request.url.split('?', 1)[0] ?? '').message }),
   );
 
   app.get('/', async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] }));

@@ -1,0 +1,1 @@
+export { NodeserveError, type CatalogueError, type ErrorDeclaration, type NodeserveErrorOptions } from './nodeserve-error.js';
