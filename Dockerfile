@@ -56,7 +56,11 @@ ENV NODE_ENV=production \
     LOG_LOCATION=/home/model-server/logs \
     PATH=/opt/nodeserve/node_modules/.bin:$PATH
 COPY --from=build /opt/nodeserve /opt/nodeserve
+# Logs go where containers' logs go: the access log to stdout, the server log to stderr only (a
+# foreground server writes it there), so no file grows inside the container.
 RUN mkdir -p /home/model-server/model-store /home/model-server/logs \
+ && ln -s /dev/stdout /home/model-server/logs/access.log \
+ && ln -s /dev/null /home/model-server/logs/model-server.log \
  && chown -R ${UID}:${UID} /home/model-server
 USER ${UID}:${UID}
 WORKDIR /home/model-server
