@@ -41,7 +41,8 @@ RUN if [ "$VARIANT" = cuda ]; then export ONNXRUNTIME_NODE_INSTALL=cuda12; else 
 
 # ---- runtime bases: only Node.js itself comes along, no npm, no compiler
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime-cpu
-RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn-*
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 
 FROM ${CUDA_IMAGE} AS runtime-cuda
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
