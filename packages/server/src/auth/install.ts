@@ -13,7 +13,8 @@ const PUBLIC_MANAGEMENT_PATHS = new Set(['/']);
 /**
  * Turns token authorization on for the inference and management apps when the policy asks for it
  * (see `tokenAuthRequired`): fresh keys every start, written to `key_file` (0600) and removed when
- * the server stops; or, with `shared_key_file`, the keys read from that file, left as it is. Call before the apps' routes are registered. Metrics stay open, as TorchServe's.
+ * the server stops; or, with `shared_key_file`, the keys read from that file, left as it is. Call
+ * before the apps' routes are registered. Metrics stay open, as TorchServe's.
  */
 export async function installTokenAuth(
   apps: { inference: FastifyInstance; management: FastifyInstance },
