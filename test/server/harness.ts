@@ -47,8 +47,17 @@ export function archive(cwd: string, args: string[]): string {
   return store;
 }
 
-export function modelServer(cwd: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  return exec(process.execPath, [SERVER_CLI, ...args], { cwd, timeout: timeoutMs, encoding: 'utf8' }).then(
+/**
+ * Runs `model-server` with `args` in `cwd`. `env` replaces the environment (default: this process's);
+ * `cli` runs another install's `model-server` (default: this repository's build).
+ */
+export function modelServer(
+  cwd: string,
+  args: string[],
+  timeoutMs = 120_000,
+  options: { env?: NodeJS.ProcessEnv; cli?: string } = {},
+): Promise<CliResult> {
+  return exec(process.execPath, [options.cli ?? SERVER_CLI, ...args], { cwd, timeout: timeoutMs, encoding: 'utf8', env: options.env ?? process.env }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code?: number; stdout?: string; stderr?: string }) => ({
       code: typeof error.code === 'number' ? error.code : -1,
@@ -69,8 +78,8 @@ export function runState(cwd: string): RunState {
 }
 
 /** `--stop`, then SIGKILL whatever is left (a failed test must not leave servers behind). */
-export async function stopAndClean(cwd: string): Promise<void> {
-  await modelServer(cwd, ['--stop', '--timeout', '30']);
+export async function stopAndClean(cwd: string, cli?: string): Promise<void> {
+  await modelServer(cwd, ['--stop', '--timeout', '30'], 120_000, cli === undefined ? {} : { cli });
   const pidFile = path.join(cwd, 'logs/model-server.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8'));

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ListenAddress, ServerConfig } from './config/index.js';
 import { ServerEvents } from './events.js';
@@ -39,7 +40,10 @@ export interface RunningServer {
   context: ServerContext;
   apps: HttpApps;
   models(): ModelState[];
-  /** New requests get 503, accepted ones are answered, workers end; then the logs are closed. */
+  /**
+   * After `shutdown_delay` seconds of failing readiness while still serving: new requests get 503,
+   * accepted ones are answered, workers end; then the logs are closed.
+   */
   drain(): Promise<void>;
 }
 
@@ -57,7 +61,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const accessLog = new AccessLog(options.accessLog);
   logServerEvents(events, logger);
   const registry = options.createRegistry({ config, events, logger });
-  const context: ServerContext = { config, registry, events, logger, lifecycle: { ready: false, draining: false } };
+  const context: ServerContext = { config, registry, events, logger, lifecycle: { ready: false, stopping: false, draining: false } };
   let apps: HttpApps | undefined;
   // The HTTP code (fastify, prom-client, zod schemas) is imported here, not with this module, so that
   // loading it overlaps the extraction of the initial archives.
@@ -67,6 +71,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let drained: Promise<void> | undefined;
   const drain = () => (drained ??= stopAll());
   const stopAll = async () => {
+    if (context.lifecycle.ready && config.shutdown_delay > 0) {
+      // Readiness fails first, while the listeners still serve, so load balancers stop routing here
+      // before connections are refused (see shutdown_delay).
+      context.lifecycle.ready = false;
+      context.lifecycle.stopping = true;
+      logger.info('stopping: readiness fails, requests are still served until the drain', { shutdownDelaySeconds: config.shutdown_delay });
+      await sleep(config.shutdown_delay * 1000);
+    }
     context.lifecycle.draining = true;
     logger.info('draining: refusing new requests, answering accepted ones');
     const created = apps ?? (await creating.catch(() => undefined));

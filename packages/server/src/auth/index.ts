@@ -2,3 +2,4 @@ export { generateKey, generateKeys, keysMatch, writeKeyFile, removeKeyFile, type
 export { isLoopbackHost, tokenAuthRequired, type TokenAuthSettings } from './policy.js';
 export { tokenAuthHook, type AuthHookOptions } from './hook.js';
 export { installTokenAuth } from './install.js';
+export { readSharedKeys } from './shared-keys.js';

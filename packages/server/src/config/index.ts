@@ -1,3 +1,4 @@
+export { configFromEnvironment, environmentVariableFor, type EnvironmentEntry } from './env.js';
 export { loadConfig, type LoadConfigOptions, type LoadedConfig } from './load.js';
 export { parseProperties, type PropertyEntry } from './properties.js';
 export {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ServerConfigInvalid } from '../errors.js';
+import { configFromEnvironment, envvarsConfigEnabled } from './env.js';
 import { MAX_PROPERTIES_BYTES, parseProperties } from './properties.js';
 import { type ServerConfig, ServerConfigSchema } from './schema.js';
 
@@ -11,6 +12,11 @@ export interface LoadConfigOptions {
   cwd: string;
   /** Values from the command line; they win over the file's. */
   overrides?: Record<string, unknown>;
+  /**
+   * Where `TS_<KEY>` variables are read from when `enable_envvars_config` is true (default
+   * `process.env`); they win over the file and the command line, TorchServe's order.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface LoadedConfig {
@@ -34,6 +40,12 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     if (value === undefined) continue;
     raw[key] = value;
     origin.set(key, 'command line');
+  }
+  if (envvarsConfigEnabled(raw)) {
+    for (const { key, variable, value } of configFromEnvironment(options.env ?? process.env)) {
+      raw[key] = value;
+      origin.set(key, `environment variable ${variable}`);
+    }
   }
   const parsed = ServerConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ServerConfigInvalid(describeIssues(parsed.error, origin, file));

@@ -108,6 +108,25 @@ export const ServerConfigSchema = z.strictObject({
   disable_token_authorization: boolean.optional(),
   /** Where the API keys are written (owner-only) when token authorization is on; relative to the working directory. */
   key_file: z.string().trim().min(1).default('key_file.json'),
+  /**
+   * A key file written by someone else, in `key_file`'s JSON shape (a Kubernetes Secret mounted
+   * read-only): the server takes its keys from it instead of generating them, so every replica accepts
+   * the same keys, and it neither rewrites nor removes the file.
+   */
+  shared_key_file: z.string().trim().min(1).optional(),
+  /**
+   * Read `TS_<KEY>` environment variables (`TS_JOB_QUEUE_SIZE=50`), which then win over this file and
+   * the command line, as TorchServe's `enable_envvars_config`. Only a file or the caller can set it,
+   * never the environment itself.
+   */
+  enable_envvars_config: boolean.default(false),
+  /**
+   * Seconds between SIGTERM and closing the listeners during which readiness (`/ping`,
+   * `/v2/health/ready`) fails while requests are still served, so a load balancer that health-checks the
+   * server stops sending to it before it refuses connections (kube-apiserver's
+   * `--shutdown-delay-duration`). 0 closes them at once.
+   */
+  shutdown_delay: integer(0, 3_600).default(0),
 });
 
 /** The raw values a config file or the command line may give, before validation. */

@@ -22,7 +22,7 @@ export interface AppOptions {
   bodyLimit: number;
   logger: ServerLogger;
   accessLog: AccessLog;
-  lifecycle: { draining: boolean };
+  lifecycle: { draining: boolean; stopping: boolean };
 }
 
 /** A client may choose its request id (to follow a request through its own logs), within reason. */
@@ -60,8 +60,9 @@ export function createApp(options: AppOptions): FastifyInstance {
     }
   });
   app.addHook('onSend', async (_request, reply) => {
-    // Lets kept-alive clients go once their last answer is written, so the drain can finish.
-    if (options.lifecycle.draining) reply.header('connection', 'close');
+    // Lets kept-alive clients go once their last answer is written, so the drain can finish; while
+    // stopping, it sends them to open a new connection, which a load balancer routes elsewhere.
+    if (options.lifecycle.draining || options.lifecycle.stopping) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const length = Number(reply.getHeader('content-length') ?? 0);

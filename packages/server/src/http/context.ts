@@ -10,8 +10,13 @@ export interface ServerContext {
   events: ServerEvents;
   logger: ServerLogger;
   lifecycle: {
-    /** Set once every initial model is ready; `/ping` is unhealthy before. */
+    /** Set once every initial model is ready; `/ping` is unhealthy before, and again once stopping. */
     ready: boolean;
+    /**
+     * Set on SIGTERM for `shutdown_delay` seconds before draining: readiness fails and every answer
+     * carries `Connection: close`, but requests are still served.
+     */
+    stopping: boolean;
     /** Set once the server starts draining: every app answers new requests 503 `ServerDraining`. */
     draining: boolean;
   };

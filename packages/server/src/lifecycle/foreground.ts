@@ -68,7 +68,9 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
-  const mirror = process.stderr.isTTY ? process.stderr : undefined;
+  // A terminal, or a foreground server that no `--start` launched (a container's PID 1, a systemd
+  // unit): the platform collects stderr, so the server log goes there as well as to its file.
+  const mirror = process.stderr.isTTY || process.send === undefined ? process.stderr : undefined;
   try {
     server = await startServer({
       config: options.config,

@@ -10,7 +10,7 @@ export interface InferenceRequest {
   receivedAt: number;
 }
 
-/** One request's answer from its worker. Failures reject `submit()` with a `ServeError` instead. */
+/** One request's answer from its worker. Failures reject `submit()` with a `NodeserveError` instead. */
 export type InferenceOutcome = { queueMs: number; inferenceMs: number } & (
   | { kind: 'json'; body: Buffer }
   | { kind: 'bytes'; body: Buffer; contentType: string }

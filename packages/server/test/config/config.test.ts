@@ -97,3 +97,44 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd, configFile: 'missing.properties' })).toThrow(/Config file not found: .*missing\.properties/);
   });
 });
+
+describe('loadConfig with TS_<KEY> environment variables (enable_envvars_config)', () => {
+  const env = { TS_JOB_QUEUE_SIZE: '7', TS_MODEL_STORE: '/from/env', TS_LOAD_MODELS: 'a.mar,b=b.mar', TS_SHUTDOWN_DELAY: '5' };
+
+  it('ignores them unless the config enables them', () => {
+    const { config } = loadConfig({ cwd: dirWith('job_queue_size=10\n'), env });
+    expect(config.job_queue_size).toBe(10);
+    expect(config.model_store).toBeUndefined();
+    expect(config.enable_envvars_config).toBe(false);
+  });
+
+  it('once enabled, lets them win over the file and the command line, as TorchServe orders them', () => {
+    const cwd = dirWith('enable_envvars_config=true\njob_queue_size=10\nbatch_size=4\n');
+    const { config } = loadConfig({ cwd, env, overrides: { model_store: '/from/cli', load_models: ['cli.mar'] } });
+    expect(config.job_queue_size).toBe(7);
+    expect(config.model_store).toBe('/from/env');
+    expect(config.load_models).toEqual(['a.mar', 'b=b.mar']);
+    expect(config.shutdown_delay).toBe(5);
+    // Keys the environment leaves alone keep the file's value.
+    expect(config.batch_size).toBe(4);
+  });
+
+  it('never takes the switch itself from the environment', () => {
+    const { config } = loadConfig({ cwd: dirWith('job_queue_size=10\n'), env: { ...env, TS_ENABLE_ENVVARS_CONFIG: 'true' } });
+    expect(config.enable_envvars_config).toBe(false);
+    expect(config.job_queue_size).toBe(10);
+  });
+
+  it('leaves other TS_ variables alone (KServe sets TS_SERVICE_ENVELOPE, Kubernetes injects TS_SERVICE_HOST for a Service named ts)', () => {
+    const cwd = dirWith('enable_envvars_config=true\n');
+    const { config } = loadConfig({ cwd, env: { TS_SERVICE_ENVELOPE: 'kserve', TS_SERVICE_HOST: '10.0.0.1', TS_CONFIG_FILE: '/x' } });
+    expect(config.job_queue_size).toBe(100);
+  });
+
+  it('stops on a bad value, naming the variable and the key', () => {
+    const cwd = dirWith('enable_envvars_config=true\n');
+    expect(() => loadConfig({ cwd, env: { TS_JOB_QUEUE_SIZE: 'lots' } })).toThrow(
+      /environment variable TS_JOB_QUEUE_SIZE: job_queue_size: must be a whole number/,
+    );
+  });
+});
