@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contenders } from './support/imagenet-reference.js';
+import { isAlive } from './support/model-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEMO = join(ROOT, 'scripts/demo.mjs');
@@ -41,15 +42,6 @@ async function processesIn(dir: string): Promise<number[]> {
     if (cwd === dir || cwd.startsWith(`${dir}/`)) found.push(Number(entry));
   }
   return found;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function serverPid(output: string): number {

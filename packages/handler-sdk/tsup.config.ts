@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// `errors` is a subpath export: the server maps a handler's errors without loading the SDK
-// (ONNX Runtime, sharp), which only model workers need.
-const entry = { index: 'src/index.ts', errors: 'src/errors.ts' };
+// `errors` and `datatypes` are subpath exports: the server maps a handler's errors and checks tensor
+// datatypes without loading the SDK (ONNX Runtime, sharp), which only model workers need.
+const entry = { index: 'src/index.ts', errors: 'src/errors.ts', datatypes: 'src/tensors/datatypes.ts' };
 
 export default defineConfig({
   entry,

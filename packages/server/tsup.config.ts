@@ -1,10 +1,16 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // The worker is its own entry: the server forks it as a separate Node.js process per model worker.
-  entry: ['src/index.ts', 'src/cli.ts', 'src/workers/worker-main.ts'],
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli.ts',
+    // Its own entry: the server forks it as a separate Node.js process per model worker.
+    'workers/worker-main': 'src/workers/worker-main.ts',
+    // `@nodeserve/server/run-state`: reading a running server's pid and bound ports, with zod alone.
+    'run-state': 'src/lifecycle/run-state.ts',
+  },
   format: ['esm'],
-  dts: { entry: 'src/index.ts' },
+  dts: { entry: { index: 'src/index.ts', 'run-state': 'src/lifecycle/run-state.ts' } },
   sourcemap: true,
   clean: true,
   target: 'node20',

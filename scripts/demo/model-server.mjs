@@ -1,37 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { portOf, readRunState as readServerRunState, runPaths } from '@nodeserve/server/run-state';
 
 /**
- * What a started model-server reports about itself in `logs/model-server.json` (relative to the
- * directory it was started in): its pid and the ports it really bound, which differ from the
- * configured ones when those were 0.
+ * The pid and the ports a started model-server really bound (they differ from the configured ones
+ * when those were 0), read from its run-state file in `cwd`'s log directory by the server's own reader.
  * @param {string} cwd
  * @returns {{ pid: number, inference: number, management: number, metrics: number } | undefined}
  */
 export function readRunState(cwd) {
-  const file = join(cwd, 'logs', 'model-server.json');
-  if (!existsSync(file)) return undefined;
-  let raw;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    // Read while the server was writing it; the next poll sees the whole file.
-    return undefined;
-  }
-  const port = (/** @type {unknown} */ v) => {
-    if (typeof v === 'number') return v;
-    if (typeof v === 'string') return Number(new URL(v).port);
-    if (v && typeof v === 'object' && 'port' in v) return Number(v.port);
-    return Number.NaN;
-  };
-  const state = {
-    pid: Number(raw.pid),
-    inference: port(raw.inference ?? raw.inference_address ?? raw.addresses?.inference),
-    management: port(raw.management ?? raw.management_address ?? raw.addresses?.management),
-    metrics: port(raw.metrics ?? raw.metrics_address ?? raw.addresses?.metrics),
-  };
-  return Number.isInteger(state.pid) && Number.isInteger(state.inference) ? state : undefined;
+  const state = readServerRunState(runPaths({ cwd }));
+  if (state?.addresses === undefined) return undefined;
+  const { inference, management, metrics } = state.addresses;
+  return { pid: state.pid, inference: portOf(inference), management: portOf(management), metrics: portOf(metrics) };
 }
 
 /**

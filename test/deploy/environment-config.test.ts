@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../server/harness.js';
+import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../support/model-server.js';
 
 /**
  * What a pod does: config keys as TS_<KEY> environment variables, with no config file of its own but

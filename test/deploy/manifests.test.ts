@@ -17,7 +17,7 @@ import { readSharedKeys, tokenAuthRequired } from '../../packages/server/src/aut
 import { type ServerConfig, loadConfig } from '../../packages/server/src/config/index.js';
 import { ServerEvents } from '../../packages/server/src/events.js';
 import { ServerMetrics } from '../../packages/server/src/metrics/index.js';
-import { ROOT, SHARED } from '../server/harness.js';
+import { ROOT, SHARED } from '../support/model-server.js';
 
 /**
  * Every manifest in deploy/kubernetes and deploy/kserve, validated offline against the real schemas:

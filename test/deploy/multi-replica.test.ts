@@ -5,7 +5,7 @@ import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT, SHARED, archive, modelServer, runState, serverDir, stopAndClean } from '../server/harness.js';
+import { ROOT, SHARED, archive, modelServer, runState, serverDir, stopAndClean, isAlive } from '../support/model-server.js';
 
 /**
  * Three model-server replicas behind HAProxy (Debian's; `.ci/run` installs it) with the shipped
@@ -71,15 +71,6 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
     await sleep(50);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `CONCURRENCY` keep-alive clients, each sending the next request as soon as its last is answered. */
@@ -218,7 +209,7 @@ describe('three model-server replicas behind HAProxy', () => {
     marks['sigterm'] = Date.now();
     process.kill(rolled.pid, 'SIGTERM');
     marks['rolledDown'] = await waitUntil('HAProxy to mark the SIGTERMed replica DOWN', async () => (await serverStatus(statsSocket, rolled.name)).startsWith('DOWN'), 15_000);
-    marks['rolledExited'] = await waitUntil('the SIGTERMed replica to exit', () => !alive(rolled.pid), 30_000);
+    marks['rolledExited'] = await waitUntil('the SIGTERMed replica to exit', () => !isAlive(rolled.pid), 30_000);
     rolled.pid = await startReplica(rolled);
     marks['rolledUp'] = await waitUntil('the new replica to be UP in HAProxy', async () => (await serverStatus(statsSocket, rolled.name)) === 'UP', 20_000);
     retried['rolling update'] = (await backendCounter(statsSocket, 'wretr')) - retried['before'];

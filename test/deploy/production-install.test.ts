@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, SHARED, curl, modelServer, runState, stopAndClean } from '../server/harness.js';
+import { ROOT, SHARED, curl, modelServer, runState, stopAndClean } from '../support/model-server.js';
 
 const exec = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../server/harness.js';
+import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../support/model-server.js';
 
 const KEYS = { inference: 'inference-key-0123456789abcdefghijklmnopqrstuv', management: 'management-key-0123456789abcdefghijklmnopqrstu' };
 

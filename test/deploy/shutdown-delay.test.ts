@@ -1,15 +1,6 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../server/harness.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean, isAlive } from '../support/model-server.js';
 
 /** Resolves with the answer, or with the curl failure (exit 7: connection refused). */
 function attempt(args: string[]) {
@@ -75,8 +66,8 @@ describe('model-server on SIGTERM with shutdown_delay', () => {
     const slowAnswer = await slow;
     expect(slowAnswer.status).toBe(200);
     expect(JSON.parse(slowAnswer.body)).toMatchObject({ echo: 'slow' });
-    while (alive(pid) && Date.now() - signalled < 30_000) await sleep(100);
-    expect(alive(pid)).toBe(false);
+    while (isAlive(pid) && Date.now() - signalled < 30_000) await sleep(100);
+    expect(isAlive(pid)).toBe(false);
     process.stdout.write(
       `shutdown_delay=${SHUTDOWN_DELAY_S}s: probes failing and inference served at +${insideDelay} ms, listener closed at +${closedAfter} ms, exited by +${Date.now() - signalled} ms\n`,
     );

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HandlerError, preprocessImage } from '@nodeserve/handler-sdk';
+import { HandlerError, ImageClassifier, preprocessImage } from '@nodeserve/handler-sdk';
 import sharp from 'sharp';
 import { ImgClassifierService } from '../img_classifier_service.js';
 import { GraphBuilder, tensorValueInfo } from '../scripts/onnx/graph-builder.js';
@@ -197,6 +197,26 @@ describe('model config and model shapes', () => {
       const results = (await handler.handle([request(image('kitten.jpg')), request(image('bus.jpg'), { query: { topk: '20' } })], fixture.context)) as Top[];
       expect(results.map((r) => r.length)).toEqual([5, 10]);
       expect(fixture.logs).toContainEqual(expect.objectContaining({ fields: expect.objectContaining({ inputSize: 160 }) }));
+    } finally {
+      fixture.cleanup();
+    }
+  });
+});
+
+describe('the tutorial service and the SDK\'s ImageClassifier', () => {
+  it('answer every photo, a batch and a topk the same: the SDK class is the one implementation', async () => {
+    const fixture = modelFixture();
+    try {
+      const tutorial = new ImgClassifierService();
+      const sdk = new ImageClassifier();
+      await tutorial.initialize(fixture.context);
+      await sdk.initialize(fixture.context);
+      const requests = () => [...photos.map((name) => request(image(name))), request(image('kitten.jpg'), { query: { topk: '2' } }), request(new Uint8Array(0))];
+      const [fromTutorial, fromSdk] = [await tutorial.handle(requests(), fixture.context), await sdk.handle(requests(), fixture.context)];
+      expect(fromTutorial.slice(0, -1)).toEqual(fromSdk.slice(0, -1));
+      expect(fromTutorial.at(-1)).toBeInstanceOf(HandlerError);
+      expect([(fromTutorial.at(-1) as HandlerError).code, (fromSdk.at(-1) as HandlerError).code]).toEqual(['ImageUnreadable', 'ImageUnreadable']);
+      expect(tutorial.describe()).toEqual(sdk.describe());
     } finally {
       fixture.cleanup();
     }

@@ -1,10 +1,7 @@
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
+import type { TensorDatatype } from './tensors/datatypes.js';
 
-/** Datatypes of the Open Inference Protocol (KServe v2) that handlers may receive and return. */
-export type TensorDatatype =
-  | 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64'
-  | 'INT8' | 'INT16' | 'INT32' | 'INT64'
-  | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
+export type { TensorDatatype } from './tensors/datatypes.js';
 
 export type TensorValues =
   | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  HandlerError, imagenetTransform, preprocessImage, probeImage, selectImageBackend, type ImageBackend, type Logger,
+  HandlerError, imagenetTransform, preprocessImage, selectImageBackend, type ImageBackend, type Logger,
 } from '@nodeserve/handler-sdk';
+import { probeImage } from '../src/image/probe.js';
 import { Jimp } from 'jimp';
 import sharp from 'sharp';
 import { image } from '../../../test/support/handler-context.js';

@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { env } from 'onnxruntime-node';
-import { createSession, GpuUnavailable, ModelFailed, optimizedModelPath, resolveModelFile } from '@nodeserve/handler-sdk';
+import { createSession, GpuUnavailable, ModelFailed, resolveModelFile } from '@nodeserve/handler-sdk';
+import { optimizedModelPath } from '../src/onnx/optimized-model-cache.js';
 import { MOBILENET, modelFixture, type RecordingContext } from '../../../test/support/handler-context.js';
 import { basename, join } from 'node:path';
 

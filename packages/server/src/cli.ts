@@ -7,7 +7,7 @@ import { loadConfig } from './config/index.js';
 import { startDetached } from './lifecycle/daemon.js';
 import { runPaths } from './lifecycle/paths.js';
 import { isServerProcess } from './lifecycle/process-check.js';
-import { readPid } from './lifecycle/state-file.js';
+import { readPid } from './lifecycle/run-state.js';
 import { printStatus } from './lifecycle/status.js';
 import { stopServer } from './lifecycle/stop.js';
 import { SERVER_VERSION } from './version.js';
@@ -104,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (options.foreground === true) {
-    const [{ runForeground }, { createEngineRegistry }] = await Promise.all([import('./lifecycle/foreground.js'), import('./registry.js')]);
+    const [{ runForeground }, { createEngineRegistry }] = await Promise.all([import('./foreground.js'), import('./engine.js')]);
     await runForeground({ config, configFile: file, cwd, paths, createRegistry: createEngineRegistry });
     return -1;
   }

@@ -6,7 +6,7 @@ import { ServerEvents } from './events.js';
 import type { HttpApps, ServerContext } from './http/index.js';
 import { type InitialModel, resolveInitialModels } from './lifecycle/initial-models.js';
 import { ModelLoadFailed, StartupAborted, StartupFailed } from './errors.js';
-import type { ModelState } from './lifecycle/state-file.js';
+import type { ModelState } from './lifecycle/run-state.js';
 import { AccessLog, type LineSink, ServerLogger, logServerEvents } from './logging/index.js';
 import type { ModelRegistry } from './models/types.js';
 

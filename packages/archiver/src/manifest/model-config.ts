@@ -1,21 +1,38 @@
 import { z } from 'zod';
 
 /**
+ * Bounds on a model's serving settings, wherever they are set: the archive's model config, the server's
+ * defaults in `config.properties`, and the management API's parameters, so no way in accepts what
+ * another refuses. Workers are processes; batch delays are milliseconds; timeouts are seconds.
+ */
+export const MODEL_LIMITS = {
+  workers: { min: 0, max: 64 },
+  batchSize: { min: 1, max: 1024 },
+  maxBatchDelayMs: { min: 0, max: 60_000 },
+  /** A day: beyond it a batch is surely stuck. */
+  responseTimeoutS: { max: 86_400 },
+  /** An hour to import a handler and load its model. */
+  startupTimeoutS: { max: 3_600 },
+} as const;
+
+const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS } = MODEL_LIMITS;
+
+/**
  * Per-model serving settings, given at archive time with `--config-file` (JSON or YAML) and stored
  * in the manifest. Keys follow TorchServe's model-config.yaml so its users recognise them; the
  * server's defaults (config.properties) apply to every key left out, and management API parameters
  * override both.
  */
 export const ModelConfigSchema = z.strictObject({
-  minWorkers: z.number().int().min(0).max(64).optional(),
-  maxWorkers: z.number().int().min(1).max(64).optional(),
-  batchSize: z.number().int().min(1).max(1024).optional(),
+  minWorkers: z.number().int().min(workers.min).max(workers.max).optional(),
+  maxWorkers: z.number().int().min(1).max(workers.max).optional(),
+  batchSize: z.number().int().min(batchSize.min).max(batchSize.max).optional(),
   /** Milliseconds a worker waits, from the first request it took, to fill a batch. */
-  maxBatchDelay: z.number().int().min(0).max(60_000).optional(),
+  maxBatchDelay: z.number().int().min(maxBatchDelayMs.min).max(maxBatchDelayMs.max).optional(),
   /** Seconds a batch may run before it is answered 504 and its worker replaced. */
-  responseTimeout: z.number().positive().max(86_400).optional(),
+  responseTimeout: z.number().positive().max(responseTimeoutS.max).optional(),
   /** Seconds a worker may spend importing the handler and running `initialize`. */
-  startupTimeout: z.number().positive().max(3_600).optional(),
+  startupTimeout: z.number().positive().max(startupTimeoutS.max).optional(),
   deviceType: z.enum(['cpu', 'gpu']).optional(),
   /** GPU ids the workers are assigned to, round-robin; defaults to 0 … number_of_gpu-1. */
   deviceIds: z.array(z.number().int().min(0)).min(1).optional(),

@@ -3,6 +3,7 @@ import { softmax } from '../classification/softmax.js';
 import { InvalidInput, ModelFailed } from '../errors.js';
 import { loadLabels } from '../labels/load-labels.js';
 import { splitBatch } from '../tensors/batch.js';
+import type { Tensor } from 'onnxruntime-node';
 import type { Context, HandlerResult, RequestInput } from '../types.js';
 import type { Batch, ModelOutputs } from './base-handler.js';
 import { handlerSettings } from './settings.js';
@@ -30,6 +31,11 @@ export class ImageClassifier extends VisionHandler {
   #labels: string[] | undefined;
   #topk = DEFAULT_TOPK;
 
+  /** Classes answered when a request does not say: the model config's `handler.topk`, else 5. */
+  get topk(): number {
+    return this.#topk;
+  }
+
   override async initialize(context: Context): Promise<void> {
     this.#topk = handlerSettings(context).topk ?? DEFAULT_TOPK;
     this.#labels = loadLabels(context.systemProperties.modelDir);
@@ -37,7 +43,7 @@ export class ImageClassifier extends VisionHandler {
     if (this.#labels === undefined) context.logger.warn('no index_to_name.json or synset.txt in the archive: answering class indices');
   }
 
-  override async preprocess(request: RequestInput) {
+  override async preprocess(request: RequestInput): Promise<Tensor> {
     requestedTopk(request);
     return super.preprocess(request);
   }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../http/context.js';
+import type { ServerContext } from '../context.js';
 import { generateKeys, removeKeyFile, writeKeyFile, type ApiKeys } from './keys.js';
 import { isLoopbackHost, tokenAuthRequired } from './policy.js';
 import { readSharedKeys } from './shared-keys.js';

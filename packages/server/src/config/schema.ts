@@ -1,4 +1,10 @@
+import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { z } from 'zod';
+
+const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS } = MODEL_LIMITS;
+
+/** TorchServe's default for both timeouts, in seconds. */
+export const DEFAULT_TIMEOUT_S = 120;
 
 /** Where one of the HTTP APIs listens. Port 0 asks the OS for a free port; the bound port is reported. */
 export interface ListenAddress {
@@ -88,14 +94,14 @@ export const ServerConfigSchema = z.strictObject({
   /** Requests each model version queues before answering 503. */
   job_queue_size: integer(1, 1_000_000).default(100),
   /** Workers (processes) each model starts with unless its archive says otherwise. */
-  default_workers_per_model: integer(0, 64).default(1),
-  batch_size: integer(1, 1024).default(1),
+  default_workers_per_model: integer(workers.min, workers.max).default(1),
+  batch_size: integer(batchSize.min, batchSize.max).default(1),
   /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
-  max_batch_delay: integer(0, 60_000).default(100),
+  max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).default(100),
   /** Seconds a batch may run before its requests are answered 504 and its worker replaced. */
-  default_response_timeout: decimal(0, 86_400).default(120),
+  default_response_timeout: decimal(0, responseTimeoutS.max).default(DEFAULT_TIMEOUT_S),
   /** Seconds a worker may take to import its handler and run `initialize`. */
-  default_startup_timeout: decimal(0, 3_600).default(120),
+  default_startup_timeout: decimal(0, startupTimeoutS.max).default(DEFAULT_TIMEOUT_S),
   /** Largest request body, in bytes (TorchServe's 6553500 by default); larger bodies get 413. */
   max_request_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
   /** GPUs the workers are spread over (round-robin); 0 runs on CPU. */

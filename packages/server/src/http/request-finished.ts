@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import type { InferenceOutcome } from '../models/types.js';
 
 export interface RequestTimings {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
 import { answerExpectContinue } from './expect-continue.js';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { installTokenAuth } from '../auth/index.js';
 import { metricsApi } from '../metrics/index.js';
 import { openApiRoute } from '../openapi/index.js';

@@ -1,4 +1,4 @@
-import type { RunState } from './state-file.js';
+import type { RunState } from './run-state.js';
 
 /** What a detached server tells the `--start` process that spawned it, over the IPC channel. */
 export type StartupReport = { type: 'ready'; state: RunState } | { type: 'failed'; message: string };

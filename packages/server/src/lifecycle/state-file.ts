@@ -1,34 +1,10 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { RunPaths } from './paths.js';
 import { isServerProcess } from './process-check.js';
+import { type RunState, readPid } from './run-state.js';
 
-export const ModelStateSchema = z.object({
-  name: z.string(),
-  version: z.string(),
-  default: z.boolean(),
-  ready: z.boolean(),
-  workers: z.number().int(),
-  queued: z.number().int(),
-});
-
-/** `model-server.json`: what runs, with the ports actually bound (the config may ask for port 0). */
-export const RunStateSchema = z.object({
-  pid: z.number().int().positive(),
-  startedAt: z.string(),
-  cwd: z.string(),
-  logDir: z.string(),
-  configFile: z.string().optional(),
-  /** `starting` from the moment the pid file is claimed until every initial model is ready. */
-  phase: z.enum(['starting', 'running']).default('running'),
-  /** Known once the ports are bound: absent while starting. */
-  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string() }).optional(),
-  models: z.array(ModelStateSchema),
-});
-
-export type RunState = z.infer<typeof RunStateSchema>;
-export type ModelState = z.infer<typeof ModelStateSchema>;
+// Writing the run-state files; run-state.ts defines their layout and reads them.
 
 /** Written atomically (temp file + rename), so a reader never sees half a file. */
 export function writeRunFiles(paths: RunPaths, state: RunState): void {
@@ -77,24 +53,6 @@ export function removeRunFiles(paths: RunPaths, pid: number): void {
   if (readPid(paths) === pid) {
     rmSync(paths.pidFile, { force: true });
     rmSync(paths.stateFile, { force: true });
-  }
-}
-
-export function readPid(paths: RunPaths): number | undefined {
-  try {
-    const pid = Number(readFileSync(paths.pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readRunState(paths: RunPaths): RunState | undefined {
-  try {
-    const parsed = RunStateSchema.safeParse(JSON.parse(readFileSync(paths.stateFile, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 

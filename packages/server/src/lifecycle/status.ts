@@ -1,6 +1,7 @@
 import type { RunPaths } from './paths.js';
 import { isServerProcess } from './process-check.js';
-import { readRunState, removeRunFiles } from './state-file.js';
+import { readRunState } from './run-state.js';
+import { removeRunFiles } from './state-file.js';
 
 /** How long `--status` waits for the server's `/ping`. */
 const PING_TIMEOUT_MS = 2000;

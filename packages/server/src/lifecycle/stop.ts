@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunPaths } from './paths.js';
 import { isAlive, isServerProcess } from './process-check.js';
-import { readPid, removeRunFiles } from './state-file.js';
+import { readPid } from './run-state.js';
+import { removeRunFiles } from './state-file.js';
 
 /**
  * `--stop`: SIGTERM the server named by the pid file and wait while it drains (accepted requests are

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../http/context.js';
+import type { ServerContext } from '../context.js';
 import { ServerMetrics } from './server-metrics.js';
 
 /** `GET /metrics` on the metrics address: Prometheus text of this server's registry. */

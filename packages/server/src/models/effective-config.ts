@@ -13,13 +13,11 @@ export interface EngineDefaults {
   /** Requests a model queues before answering 503 (`job_queue_size`). */
   jobQueueSize: number;
   numberOfGpu: number;
-  /** Seconds a worker may take to import its handler and initialise; TorchServe's default is 120. */
-  startupTimeout?: number;
+  /** Seconds a worker may take to import its handler and initialise (`default_startup_timeout`). */
+  startupTimeout: number;
   /** Heap limit of each worker process in MiB (`--max-old-space-size`); Node's own default when absent. */
   workerMaxHeapMb?: number;
 }
-
-const DEFAULT_STARTUP_TIMEOUT_S = 120;
 
 /**
  * Merges server defaults < the archive's config < registration parameters. ONNX Runtime's intra-op
@@ -41,7 +39,7 @@ export function effectiveConfig(
     batchSize: options.batchSize ?? archive.batchSize ?? defaults.batchSize,
     maxBatchDelay: options.maxBatchDelay ?? archive.maxBatchDelay ?? defaults.maxBatchDelay,
     responseTimeout: options.responseTimeout ?? archive.responseTimeout ?? defaults.responseTimeout,
-    startupTimeout: archive.startupTimeout ?? defaults.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT_S,
+    startupTimeout: archive.startupTimeout ?? defaults.startupTimeout,
     intraOpNumThreads: archive.intraOpNumThreads ?? threadsPerWorker(cpuCount, minWorkers),
   };
 }

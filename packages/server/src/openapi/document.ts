@@ -1,4 +1,7 @@
-import { SERVER_NAME, SERVER_VERSION } from './server-info.js';
+import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
+import { TENSOR_DATATYPES } from '@nodeserve/handler-sdk/datatypes';
+import { MAX_PAGE_SIZE } from '../http/management/query.js';
+import { SERVER_NAME, SERVER_VERSION } from '../version.js';
 
 type Schema = Record<string, unknown>;
 
@@ -84,7 +87,7 @@ const schemas: Record<string, Schema> = {
     properties: {
       name: { type: 'string' },
       shape: { type: 'array', items: { type: 'integer' } },
-      datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] },
+      datatype: { type: 'string', enum: [...TENSOR_DATATYPES] },
       parameters: { type: 'object', additionalProperties: true, description: 'binary_data_size; content_type: "base64" for base64 BYTES' },
       data: { type: 'array', items: {}, description: 'Row-major, flat or nested; absent when sent as binary' },
     },
@@ -134,8 +137,8 @@ const describeResponses = {
 const scale = {
   summary: 'Scale a model version’s workers live; queued and running requests keep being answered',
   parameters: [
-    queryParam('min_worker', 'Workers to keep running', { type: 'integer', minimum: 0, maximum: 64, default: 1 }),
-    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: 1, maximum: 64 }),
+    queryParam('min_worker', 'Workers to keep running', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max, default: 1 }),
+    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: 1, maximum: MODEL_LIMITS.workers.max }),
     queryParam('synchronous', 'Answer once the pool has reached the new size', { type: 'boolean', default: false }),
   ],
   responses: { '200': status('Scaled'), '202': status('Scaling started'), '400': error('Invalid parameter'), '404': error('No such model or version'), ...unauthorized },
@@ -209,7 +212,7 @@ const managementPaths = {
     get: {
       summary: 'List models, paginated',
       parameters: [
-        queryParam('limit', 'Models per page', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+        queryParam('limit', 'Models per page', { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 }),
         queryParam('next_page_token', 'nextPageToken of the previous page', { type: 'string' }),
       ],
       responses: { '200': json(ref('ModelList'), 'A page of models'), '400': error('Invalid parameter'), ...unauthorized },
@@ -219,10 +222,10 @@ const managementPaths = {
       parameters: [
         queryParam('url', 'A file name in the model store, or an http(s) URL matching allowed_urls', { type: 'string' }, true),
         queryParam('model_name', 'Name to serve it under (default: the manifest’s)', { type: 'string' }),
-        queryParam('initial_workers', 'Workers to start', { type: 'integer', minimum: 0, maximum: 64 }),
-        queryParam('batch_size', 'Largest batch', { type: 'integer', minimum: 1, maximum: 1024 }),
-        queryParam('max_batch_delay', 'Milliseconds to fill a batch', { type: 'integer', minimum: 0, maximum: 60000 }),
-        queryParam('response_timeout', 'Seconds a batch may run', { type: 'number' }),
+        queryParam('initial_workers', 'Workers to start', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max }),
+        queryParam('batch_size', 'Largest batch', { type: 'integer', minimum: MODEL_LIMITS.batchSize.min, maximum: MODEL_LIMITS.batchSize.max }),
+        queryParam('max_batch_delay', 'Milliseconds to fill a batch', { type: 'integer', minimum: MODEL_LIMITS.maxBatchDelayMs.min, maximum: MODEL_LIMITS.maxBatchDelayMs.max }),
+        queryParam('response_timeout', 'Seconds a batch may run', { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: MODEL_LIMITS.responseTimeoutS.max }),
         queryParam('synchronous', 'Answer once the workers are ready', { type: 'boolean', default: false }),
       ],
       responses: {

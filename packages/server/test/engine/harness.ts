@@ -67,6 +67,7 @@ export const TEST_DEFAULTS: EngineDefaults = {
   batchSize: 1,
   maxBatchDelay: 100,
   responseTimeout: 30,
+  startupTimeout: 60,
   jobQueueSize: 100,
   numberOfGpu: 0,
 };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../../context.js';
 import { registerBodyParsers } from './body.js';
 import { pingRoute } from './ping.js';
 import { predictionRoutes } from './predictions.js';

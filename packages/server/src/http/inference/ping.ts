@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../../context.js';
 
 /**
  * `GET /ping`: 200 Healthy once the initial models are loaded and while every model has its minimum

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTooLarge } from '../../errors.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../../context.js';
 import { knownTarget } from '../model-target.js';
 import { reportRequestsFinished } from '../request-finished.js';
 import { sendOutcome } from './outcome.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { openApiRoute } from '../../openapi/route.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../../context.js';
 import { managementRoutes } from './routes.js';
 
 /** The management app's routes: `/models…` and its API description on `OPTIONS /`. */
@@ -10,9 +10,3 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
 }
 
 export { managementRoutes } from './routes.js';
-export {
-  resolveArchiveSource,
-  DEFAULT_DOWNLOAD_LIMITS,
-  type ArchiveSource,
-  type DownloadLimits,
-} from './archive-source.js';

@@ -1,3 +1,4 @@
+import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { z } from 'zod';
 import { BadRequest } from '../../errors.js';
 
@@ -26,22 +27,24 @@ const bool = z.preprocess((v) => {
 const text = (max: number) =>
   z.preprocess(last, z.string({ error: 'must be text' }).min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 
-/** Limits match the model config schema, so a register call can ask for nothing an archive could not. */
+const { workers, batchSize, maxBatchDelayMs, responseTimeoutS } = MODEL_LIMITS;
+
+/** The model config's limits, so a register call can ask for nothing an archive could not. */
 export const RegisterQuerySchema = z.object({
   url: text(2048),
   model_name: text(128).optional(),
-  initial_workers: int(0, 64).optional(),
-  batch_size: int(1, 1024).optional(),
-  max_batch_delay: int(0, 60_000).optional(),
-  response_timeout: decimal(86_400).optional(),
+  initial_workers: int(workers.min, workers.max).optional(),
+  batch_size: int(batchSize.min, batchSize.max).optional(),
+  max_batch_delay: int(maxBatchDelayMs.min, maxBatchDelayMs.max).optional(),
+  response_timeout: decimal(responseTimeoutS.max).optional(),
   synchronous: bool.default(false),
 });
 export type RegisterQuery = z.infer<typeof RegisterQuerySchema>;
 
 export const ScaleQuerySchema = z
   .object({
-    min_worker: int(0, 64).default(1),
-    max_worker: int(1, 64).optional(),
+    min_worker: int(workers.min, workers.max).default(1),
+    max_worker: int(1, workers.max).optional(),
     synchronous: bool.default(false),
   })
   .transform((q) => ({ ...q, max_worker: q.max_worker ?? Math.max(1, q.min_worker) }))

@@ -3,8 +3,8 @@ import { basename } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequest, ModelApiDisabled, ModelNotFound } from '../../errors.js';
 import type { ModelVersionHandle, RegisterOptions } from '../../models/types.js';
-import type { ServerContext } from '../context.js';
-import { resolveArchiveSource } from './archive-source.js';
+import type { ServerContext } from '../../context.js';
+import { resolveArchiveSource } from '../../model-store/index.js';
 import { describeVersion } from './describe.js';
 import { ListQuerySchema, parseQuery, RegisterQuerySchema, ScaleQuerySchema } from './query.js';
 

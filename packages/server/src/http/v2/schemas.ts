@@ -1,3 +1,4 @@
+import { TENSOR_DATATYPES } from '@nodeserve/handler-sdk/datatypes';
 import { z } from 'zod';
 
 /** Bounds on what a v2 request may declare, on top of the body size limit. */
@@ -9,9 +10,7 @@ export const V2_LIMITS = {
   maxNestingDepth: 32,
 } as const;
 
-export const V2DatatypeSchema = z.enum([
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
-]);
+export const V2DatatypeSchema = z.enum(TENSOR_DATATYPES);
 export type V2Datatype = z.infer<typeof V2DatatypeSchema>;
 
 export const V2ParametersSchema = z

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
-import { buildClassifierArchive, classes, DOG, KITTEN, metricValue, SHARED, startModelServer, type ModelServer } from './helpers/model-server.js';
+import { buildClassifierArchive, classes, DOG, KITTEN, metricValue, SHARED, startModelServer, type ModelServer } from '../../../../test/support/model-server.js';
 
 interface V2Output {
   name: string;

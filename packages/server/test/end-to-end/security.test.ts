@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildClassifierArchive, KITTEN, startModelServer, type ModelServer } from './helpers/model-server.js';
+import { buildClassifierArchive, KITTEN, startModelServer, type ModelServer } from '../../../../test/support/model-server.js';
 import { contenders } from '../../../../test/support/imagenet-reference.js';
 
 /** End to end against real `model-server` processes on 127.0.0.1: the secure defaults. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from './harness.js';
+import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean } from '../../../../test/support/model-server.js';
 
 /** A handler that exits, hangs or is slow on given inputs: only the requests concerned may fail. */
 describe('model-server: failing handlers and back-pressure', () => {

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import type { ServerConfig } from '../config/index.js';
-import { fileSink } from '../logging/index.js';
-import type { ModelRegistry } from '../models/types.js';
-import { type RegistryDeps, type RunningServer, startServer } from '../server.js';
-import type { RunPaths } from './paths.js';
-import { type StartupReport, describeReady } from './ready.js';
-import { type RunState, claimPidFile, removeRunFiles, writeRunFiles, writeStateFile } from './state-file.js';
+import type { ServerConfig } from './config/index.js';
+import { fileSink } from './logging/index.js';
+import type { ModelRegistry } from './models/types.js';
+import { type RegistryDeps, type RunningServer, startServer } from './server.js';
+import type { RunPaths } from './lifecycle/paths.js';
+import { type StartupReport, describeReady } from './lifecycle/ready.js';
+import type { RunState } from './lifecycle/run-state.js';
+import { claimPidFile, removeRunFiles, writeRunFiles, writeStateFile } from './lifecycle/state-file.js';
 
 export interface ForegroundOptions {
   config: ServerConfig;

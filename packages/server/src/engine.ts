@@ -1,7 +1,7 @@
 import { createModelRegistry, defaultExtractRoot } from './models/index.js';
 import type { ModelRegistry } from './models/types.js';
 import type { RegistryDeps } from './server.js';
-import { SERVER_VERSION } from './version.js';
+import { SERVER_NAME, SERVER_VERSION } from './version.js';
 
 /**
  * The serving engine, configured from `config.properties`: archives are extracted under this user's
@@ -22,7 +22,7 @@ export function createEngineRegistry({ config, events, logger }: RegistryDeps): 
     extractRoot: defaultExtractRoot(),
     events,
     logger,
-    serverName: 'model-server',
+    serverName: SERVER_NAME,
     serverVersion: SERVER_VERSION,
   });
 }

@@ -1,7 +1,7 @@
-import type { ServerConfig } from '../config/index.js';
-import type { ServerEvents } from '../events.js';
-import type { ServerLogger } from '../logging/index.js';
-import type { ModelRegistry } from '../models/types.js';
+import type { ServerConfig } from './config/index.js';
+import type { ServerEvents } from './events.js';
+import type { ServerLogger } from './logging/index.js';
+import type { ModelRegistry } from './models/types.js';
 
 /** What every route plugin of the three apps (inference, management, metrics) is given. */
 export interface ServerContext {

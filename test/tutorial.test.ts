@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { FIXTURES, SHARED, ab, archive, curl, modelServer, runState, serverDir, stopAndClean } from './harness.js';
-import { contenders } from '../support/imagenet-reference.js';
+import { FIXTURES, SHARED, ab, archive, curl, modelServer, runState, serverDir, stopAndClean } from './support/model-server.js';
+import { contenders } from './support/imagenet-reference.js';
 
 const KITTEN = path.join(SHARED, 'images/kitten.jpg');
 

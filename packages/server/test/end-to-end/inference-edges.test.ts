@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createArchive } from '@nodeserve/archiver';
-import { type ModelServer, REPO, startModelServer } from './helpers/model-server.js';
+import { type ModelServer, ROOT, startModelServer } from '../../../../test/support/model-server.js';
 
 const run = promisify(execFile);
 const MAX_REQUEST_SIZE = 4096;
@@ -12,7 +12,7 @@ const MAX_REQUEST_SIZE = 4096;
 async function archiveHandler(store: string, name: string, handler: string): Promise<void> {
   const out = await mkdtemp(join(tmpdir(), 'nodeserve-mar-'));
   try {
-    const { path } = await createArchive({ modelName: name, version: '1.0', handler, exportPath: out, cwd: REPO });
+    const { path } = await createArchive({ modelName: name, version: '1.0', handler, exportPath: out, cwd: ROOT });
     await writeFile(join(store, `${name}.mar`), await readFile(path));
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -34,8 +34,8 @@ describe('inference edges against a real server', () => {
     server = await startModelServer({
       config: { max_request_size: MAX_REQUEST_SIZE, enable_model_api: true },
       prepare: async (store) => {
-        await archiveHandler(store, 'echo', join(REPO, 'packages/server/test/engine/fixtures/echo.mjs'));
-        await archiveHandler(store, 'tensors', join(REPO, 'test/fixtures/server/tensors.mjs'));
+        await archiveHandler(store, 'echo', join(ROOT, 'packages/server/test/engine/fixtures/echo.mjs'));
+        await archiveHandler(store, 'tensors', join(ROOT, 'test/fixtures/server/tensors.mjs'));
       },
       models: ['echo.mar', 'tensors.mar'],
     });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
-import { FIXTURES, archive, modelServer, serverDir, stopAndClean } from './harness.js';
+import { FIXTURES, archive, modelServer, serverDir, stopAndClean } from '../../../../test/support/model-server.js';
 
 /** `--start` exits non-zero with one clear reason, and leaves nothing running, when it cannot serve. */
 describe('model-server --start refuses to start, naming the reason', () => {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURES, SERVER_CLI, archive, curl, modelServer, serverDir, stopAndClean } from './harness.js';
+import { FIXTURES, SERVER_CLI, archive, curl, modelServer, serverDir, stopAndClean } from '../../../../test/support/model-server.js';
 
 function alive(pid: number): boolean {
   try {

@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openApiDocument } from '../../src/openapi/index.js';
-import { REPO } from './helpers/model-server.js';
+import { ROOT } from '../../../../test/support/model-server.js';
 
-const DOC = join(REPO, 'docs/openapi.json');
+const DOC = join(ROOT, 'docs/openapi.json');
 
 /** `docs/openapi.json` is generated from the served document; `UPDATE_OPENAPI=1` rewrites it. */
 describe('docs/openapi.json', () => {

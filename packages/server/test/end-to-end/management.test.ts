@@ -3,7 +3,7 @@ import { readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inspectArchive } from '@nodeserve/archiver';
-import { buildClassifierArchive, classes, KITTEN, metricValue, startModelServer, type ModelServer } from './helpers/model-server.js';
+import { buildClassifierArchive, classes, KITTEN, metricValue, startModelServer, type ModelServer } from '../../../../test/support/model-server.js';
 import { buildZip } from '../../../archiver/test/helpers/zip-builder.js';
 import { contenders } from '../../../../test/support/imagenet-reference.js';
 

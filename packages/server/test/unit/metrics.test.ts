@@ -1,15 +1,6 @@
 import { ServerEvents } from '../../src/events.js';
 import { ServerMetrics } from '../../src/metrics/index.js';
-
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labelPart = line.slice(name.length).split('}')[0] ?? '';
-    if (wanted.every((w) => labelPart.includes(w))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
+import { metricValue as sample } from '../../../../test/support/model-server.js';
 
 describe('ServerMetrics', () => {
   let events: ServerEvents;

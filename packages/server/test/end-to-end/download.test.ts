@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildClassifierArchive, startModelServer, type ModelServer } from './helpers/model-server.js';
+import { buildClassifierArchive, startModelServer, type ModelServer } from '../../../../test/support/model-server.js';
 import { buildZip } from '../../../archiver/test/helpers/zip-builder.js';
 
 /** Registering from a URL: only URLs matching `allowed_urls`, served here by the test's own server on 127.0.0.1. */

@@ -1,0 +1,2 @@
+export { resolveArchiveSource, type ArchiveSource } from './resolve-archive.js';
+export { DEFAULT_DOWNLOAD_LIMITS, type DownloadLimits } from './download.js';
