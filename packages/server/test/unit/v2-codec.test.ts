@@ -1,6 +1,6 @@
 import { BadRequest } from '../../src/errors.js';
 import { decodeInferRequest, encodeInferResponse } from '../../src/http/v2/codec.js';
-import { fromHalfBits, toHalfBits } from '../../src/http/v2/float16.js';
+import { fromHalfBits, toHalfBits } from '../../src/open-inference/float16.js';
 
 const json = (body: unknown) => Buffer.from(JSON.stringify(body));
 

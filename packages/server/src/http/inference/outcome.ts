@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { InferenceOutcome } from '../../models/types.js';
-import { encodeJsonOutput } from '../v2/tensors.js';
+import { encodeJsonOutput } from '../../open-inference/tensors.js';
 
 /** Writes a handler's answer: JSON as JSON, bytes with their content type, tensors as JSON tensors. */
 export function sendOutcome(reply: FastifyReply, outcome: InferenceOutcome): FastifyReply {

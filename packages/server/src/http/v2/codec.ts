@@ -1,7 +1,8 @@
 import type { NamedTensor } from '@nodeserve/handler-sdk';
 import { BadRequest } from '../../errors.js';
-import { V2InferRequestSchema, type V2InferOutput, type V2InferRequest, type V2InferResponse, type V2Parameters } from './schemas.js';
-import { decodeBinaryInput, decodeJsonInput, encodeBinaryOutput, encodeJsonOutput } from './tensors.js';
+import { parseInferRequest } from '../../open-inference/request.js';
+import type { V2InferOutput, V2InferRequest, V2InferResponse, V2Parameters } from '../../open-inference/schemas.js';
+import { decodeBinaryInput, decodeJsonInput, encodeBinaryOutput, encodeJsonOutput } from '../../open-inference/tensors.js';
 
 /** The header of the binary tensor data extension: the JSON part's length in bytes. */
 export const INFERENCE_HEADER = 'inference-header-content-length';
@@ -36,17 +37,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
   } catch (err) {
     throw new BadRequest(`The inference request is not valid JSON: ${(err as Error).message}`);
   }
-  const parsed = V2InferRequestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadRequest(`Invalid inference request at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const request = parsed.data;
-  const names = new Set<string>();
-  for (const input of request.inputs) {
-    if (names.has(input.name)) throw new BadRequest(`Input "${input.name}" appears twice`);
-    names.add(input.name);
-  }
+  const request = parseInferRequest(raw);
 
   // An element is at least one byte in either encoding, so the body size bounds every tensor.
   const maxElements = Math.max(body.length, 1);

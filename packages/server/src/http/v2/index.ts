@@ -1,4 +1,5 @@
-export { v2Routes, DEFAULT_OUTPUT_NAME } from './routes.js';
+export { v2Routes } from './routes.js';
 export { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER, type DecodedInferRequest, type EncodedInferResponse } from './codec.js';
-export { decodeBinaryInput, decodeJsonInput, encodeBinaryOutput, encodeJsonOutput } from './tensors.js';
-export * from './schemas.js';
+export { DEFAULT_OUTPUT_NAME } from '../../open-inference/infer.js';
+export { decodeBinaryInput, decodeJsonInput, encodeBinaryOutput, encodeJsonOutput } from '../../open-inference/tensors.js';
+export * from '../../open-inference/schemas.js';

@@ -1,24 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, InternalServerError, ModelNotReady, ResourceNotFound } from '../../errors.js';
-import type { InferenceOutcome, ModelVersionHandle } from '../../models/types.js';
-import { SERVER_NAME, SERVER_VERSION } from '../../version.js';
+import { InternalServerError, ResourceNotFound } from '../../errors.js';
 import type { ServerContext } from '../../context.js';
+import {
+  inferRequestInput, modelMetadata, modelReady, outcomeTensors, protocolParameters, selectOutputs, serverMetadata, serverReady,
+} from '../../open-inference/index.js';
 import { toHttpError } from '../errors.js';
 import { flattenHeaders, lastValues } from '../inference/request-input.js';
 import { knownTarget } from '../model-target.js';
 import { reportRequestsFinished } from '../request-finished.js';
 import { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER } from './codec.js';
-import type { V2Parameters } from './schemas.js';
 
 interface ModelParams {
   model: string;
   version?: string;
 }
-
-/** The output a JSON or bytes answer becomes on the v2 API (a handler that returns tensors names its own). */
-export const DEFAULT_OUTPUT_NAME = 'output';
 
 /**
  * The Open Inference Protocol (KServe v2) over REST, registered under `/v2`. Readiness is real: a
@@ -45,34 +41,20 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     reply.code(ResourceNotFound.status).type('application/json').send({ error: new ResourceNotFound(request.method, request.url.split('?', 1)[0] ?? '').message }),
   );
 
-  app.get('/', async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] }));
+  app.get('/', async () => serverMetadata(['binary_tensor_data']));
   app.get('/health/live', async () => ({ live: true }));
   app.get('/health/ready', async (_request, reply) => {
-    // As /ping: not ready while the initial models load, nor once draining.
-    const ready = ctx.lifecycle.ready && !ctx.lifecycle.draining && registry.isHealthy();
+    const ready = serverReady(ctx);
     return reply.code(ready ? 200 : 503).send({ ready });
   });
 
-  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
-    const handle = registry.resolve(request.params.model, request.params.version);
-    const described = handle.metadata;
-    if (described === undefined) throw new ModelNotReady(handle.name, 'its metadata is known once a worker has loaded it');
-    const versions = registry.list().find((m) => m.name === handle.name)?.versions.map((v) => v.version) ?? [handle.version];
-    return {
-      name: handle.name,
-      versions,
-      platform: described.platform ?? 'onnxruntime_onnx',
-      inputs: described.inputs,
-      outputs: described.outputs,
-    };
-  };
+  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => modelMetadata(registry, request.params.model, request.params.version);
   app.get('/models/:model', metadata);
   app.get('/models/:model/versions/:version', metadata);
 
   const ready = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const handle = registry.resolve(request.params.model, request.params.version);
-    const isReady = handle.isReady();
-    return reply.code(isReady ? 200 : 503).send({ name: handle.name, ready: isReady });
+    const answer = modelReady(registry, request.params.model, request.params.version);
+    return reply.code(answer.ready ? 200 : 503).send(answer);
   };
   app.get('/models/:model/ready', ready);
   app.get('/models/:model/versions/:version/ready', ready);
@@ -85,7 +67,8 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const headerLength = request.headers[INFERENCE_HEADER];
     const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
-    const outcome = await handle.submit({ input: toRequestInput(request, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
+    const context = { requestId: request.id, headers: flattenHeaders(request.headers), query: lastValues(request.query) };
+    const outcome = await handle.submit({ input: inferRequestInput(context, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
     timings.record(request, outcome);
     const encoded = encodeInferResponse(
       {
@@ -106,52 +89,4 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   };
   app.post('/models/:model/infer', { onRequest }, infer);
   app.post('/models/:model/versions/:version/infer', { onRequest }, infer);
-}
-
-/**
- * The handler sees a v2 request as it sees `/predictions`: when there is exactly one BYTES input, its
- * first element is `body` (an image sent as BYTES goes through the same preprocessing), and every
- * input is in `tensors` for handlers that take raw tensors.
- */
-function toRequestInput(request: FastifyRequest, tensors: NamedTensor[], requestedOutputs: string[] | undefined): RequestInput {
-  const bytesInputs = tensors.filter((t) => t.datatype === 'BYTES');
-  // The tensor's own element, not a copy: the worker channel sends it once for both places.
-  const body = (bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined) ?? new Uint8Array(0);
-  return {
-    requestId: request.id,
-    body,
-    data: body,
-    form: {},
-    headers: flattenHeaders(request.headers),
-    query: lastValues(request.query),
-    tensors,
-    ...(requestedOutputs === undefined ? {} : { requestedOutputs }),
-  };
-}
-
-/** A JSON or bytes answer becomes one BYTES output named `output` holding it (JSON as its text). */
-function outcomeTensors(outcome: InferenceOutcome): NamedTensor[] {
-  if (outcome.kind === 'tensors') return outcome.outputs;
-  return [{ name: DEFAULT_OUTPUT_NAME, datatype: 'BYTES', shape: [1], data: [outcome.body] }];
-}
-
-function selectOutputs(outputs: NamedTensor[], requested: string[] | undefined, handle: ModelVersionHandle): NamedTensor[] {
-  if (requested === undefined) return outputs;
-  return requested.map((name) => {
-    const found = outputs.find((o) => o.name === name);
-    if (found === undefined) {
-      throw new BadRequest(`Model "${handle.name}" has no output "${name}"; it returns ${outputs.map((o) => `"${o.name}"`).join(', ')}`);
-    }
-    return found;
-  });
-}
-
-/** The protocol allows only string, number and boolean parameter values. */
-function protocolParameters(parameters: Record<string, unknown> | undefined): V2Parameters | undefined {
-  if (parameters === undefined) return undefined;
-  const out: V2Parameters = {};
-  for (const [k, v] of Object.entries(parameters)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -1,9 +1,9 @@
 import type { NamedTensor, TensorValues } from '@nodeserve/handler-sdk';
-import { BadRequest } from '../../errors.js';
+import { BadRequest } from '../errors.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
 import { V2_LIMITS, type V2Datatype, type V2InferInput, type V2InferOutput, type V2Parameters } from './schemas.js';
 
-type NumericArray =
+export type NumericArray =
   | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 type NumericCtor = { new (length: number): NumericArray; readonly BYTES_PER_ELEMENT: number };
 
@@ -89,18 +89,28 @@ export function decodeJsonInput(input: V2InferInput, maxElements: number): Named
     });
     data = arr;
   } else {
-    const Ctor = NUMERIC[datatype] as NumericCtor;
-    const arr = new Ctor(count);
-    const range = INTEGER_RANGE[datatype];
-    flat.forEach((v, i) => {
-      if (typeof v !== 'number') return bad(i);
-      if (range !== undefined && (!Number.isInteger(v) || v < range[0] || v > range[1])) return bad(i);
-      arr[i] = datatype === 'FP16' ? toHalfBits(v) : v;
-      return undefined;
-    });
-    data = arr;
+    data = numericElements(datatype, flat, bad);
   }
   return withParameters({ name: input.name, datatype, shape: input.shape, data }, input.parameters);
+}
+
+/**
+ * Elements of a fixed-size datatype (not BOOL, BYTES or the 64-bit integers) as its typed array, each
+ * checked to fit exactly: an `INT8` of 300 or a `UINT32` of 1.5 calls `bad(i)`, never wraps. FP16
+ * elements are numbers, stored as their half-precision bits.
+ */
+export function numericElements(datatype: V2Datatype, values: ArrayLike<unknown>, bad: (index: number) => never): NumericArray {
+  const Ctor = NUMERIC[datatype];
+  if (Ctor === undefined) throw new Error(`${datatype} is not a fixed-size numeric datatype`);
+  const arr = new Ctor(values.length);
+  const range = INTEGER_RANGE[datatype];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number') bad(i);
+    if (range !== undefined && (!Number.isInteger(v) || v < range[0] || v > range[1])) bad(i);
+    arr[i] = datatype === 'FP16' ? toHalfBits(v) : v;
+  }
+  return arr;
 }
 
 /** A v2 input sent in the binary part of the body: little-endian, row-major, no padding. */
@@ -143,7 +153,8 @@ export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElement
   return withParameters({ name, datatype, shape: input.shape, data }, input.parameters);
 }
 
-function withParameters(tensor: NamedTensor, parameters: V2Parameters | undefined): NamedTensor {
+/** An input tensor with its request parameters, less `binary_data_size` (which only says where its bytes were). */
+export function withParameters(tensor: NamedTensor, parameters: V2Parameters | undefined): NamedTensor {
   if (parameters === undefined) return tensor;
   const rest = Object.fromEntries(Object.entries(parameters).filter(([k]) => k !== 'binary_data_size'));
   return Object.keys(rest).length > 0 ? { ...tensor, parameters: rest } : tensor;

@@ -1,0 +1,11 @@
+/**
+ * The Open Inference Protocol (KServe v2) apart from its transport: request bounds, tensors and their
+ * encodings, what the handler receives, readiness and metadata. Its REST binding (`http/v2`) and its
+ * gRPC binding (`grpc/`) both serve from here, so the two front doors answer alike.
+ */
+export { serverReady, modelReady } from './health.js';
+export { serverMetadata, modelMetadata, type ModelMetadataAnswer, type ServerMetadata } from './metadata.js';
+export { DEFAULT_OUTPUT_NAME, inferRequestInput, outcomeTensors, protocolParameters, selectOutputs, type InferRequestContext } from './infer.js';
+export { parseInferRequest } from './request.js';
+export * from './schemas.js';
+export * from './tensors.js';
