@@ -147,6 +147,8 @@ async function main() {
       config,
       ['inference_address', 'management_address', 'metrics_address']
         .map((key, i) => `${key}=http://127.0.0.1:${ports[i]}\n`)
+        // On free ports, gRPC's too: its default port may be taken as well.
+        .concat(options.port === 0 ? ['grpc_inference_address=127.0.0.1:0\n'] : [])
         .join(''),
     );
     startArgs.push('--config', shell.show(config));

@@ -48,6 +48,7 @@ export async function serveAndLoad(o) {
       'inference_address=http://127.0.0.1:0',
       'management_address=http://127.0.0.1:0',
       'metrics_address=http://127.0.0.1:0',
+      'grpc_inference_address=127.0.0.1:0',
       // TorchServe's benchmark configuration: the queue never sheds load the clients cannot exceed.
       'job_queue_size=1000',
       `default_workers_per_model=${o.workers}`,

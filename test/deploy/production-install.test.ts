@@ -64,7 +64,12 @@ describe('model-server installed as the container image installs it', () => {
     );
     writeFileSync(
       path.join(work, 'config.properties'),
-      ['inference_address=http://127.0.0.1:0', 'management_address=http://127.0.0.1:0', 'metrics_address=http://127.0.0.1:0'].join('\n'),
+      [
+        'inference_address=http://127.0.0.1:0',
+        'management_address=http://127.0.0.1:0',
+        'metrics_address=http://127.0.0.1:0',
+        'grpc_inference_address=127.0.0.1:0',
+      ].join('\n'),
     );
     const started = await modelServer(work, ['--start', '--model-store', 'model_store', '--models', 'resnet50=resnet50.mar'], 120_000, {
       cli: serverCli,

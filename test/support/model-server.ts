@@ -10,8 +10,8 @@ import { REPO_ROOT, SHARED_IMAGES, SHARED_MODELS } from './imagenet-reference.js
 
 /**
  * The one harness for tests that run real `model-archiver` and `model-server` processes (the built
- * CLIs; `npm test` builds first): each server in its own temp directory with every address on
- * 127.0.0.1 port 0, the bound ports read back with the server's own run-state reader; real clients
+ * CLIs; `npm test` builds first): each server in its own temp directory with every address (gRPC's
+ * too) on 127.0.0.1 port 0, the bound ports read back with the server's own run-state reader; real clients
  * (curl, ab, fetch).
  */
 export const ROOT = REPO_ROOT;
@@ -43,6 +43,7 @@ export function serverDir(extraConfig = ''): string {
       'inference_address=http://127.0.0.1:0',
       'management_address=http://127.0.0.1:0',
       'metrics_address=http://127.0.0.1:0',
+      'grpc_inference_address=127.0.0.1:0',
       extraConfig,
     ].join('\n'),
   );
@@ -102,6 +103,8 @@ export interface ModelServer {
   inference: string;
   management: string;
   metrics: string;
+  /** The gRPC inference service, `127.0.0.1:PORT`. */
+  grpcInference: string;
   stop(): Promise<void>;
 }
 
@@ -147,6 +150,7 @@ export async function startModelServer(options: {
     inference_address: 'http://127.0.0.1:0',
     management_address: 'http://127.0.0.1:0',
     metrics_address: 'http://127.0.0.1:0',
+    grpc_inference_address: '127.0.0.1:0',
     model_store: store,
     default_workers_per_model: 1,
     ...options.config,
@@ -163,6 +167,7 @@ export async function startModelServer(options: {
     dir,
     store,
     ...addresses,
+    grpcInference: addresses.grpcInference ?? '',
     async stop() {
       await stopAndClean(dir);
       await rm(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ListenAddress, ServerConfig } from './config/index.js';
 import { ServerEvents } from './events.js';
+import type { GrpcInferenceServer } from './grpc/index.js';
 import type { HttpApps, ServerContext } from './http/index.js';
 import { type InitialModel, resolveInitialModels } from './lifecycle/initial-models.js';
 import { ModelLoadFailed, StartupAborted, StartupFailed } from './errors.js';
@@ -33,6 +34,8 @@ export interface BoundAddresses {
   inference: string;
   management: string;
   metrics: string;
+  /** The gRPC inference service, as `host:port`. */
+  grpcInference: string;
 }
 
 export interface RunningServer {
@@ -67,6 +70,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // loading it overlaps the extraction of the initial archives.
   const creating = import('./http/index.js').then(({ createHttpApps }) => createHttpApps(context, accessLog));
   creating.catch(() => undefined);
+  // The gRPC front door (grpc-js, protobufjs and the proto) loads alongside; it needs the HTTP apps' key.
+  const loadingGrpc = import('./grpc/index.js');
+  loadingGrpc.catch(() => undefined);
+  let grpc: GrpcInferenceServer | undefined;
 
   let drained: Promise<void> | undefined;
   const drain = () => (drained ??= stopAll());
@@ -83,11 +90,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logger.info('draining: refusing new requests, answering accepted ones');
     const created = apps ?? (await creating.catch(() => undefined));
     const all = created === undefined ? [] : [created.inference, created.management, created.metrics];
+    const graceMs = options.drainGraceMs ?? (config.default_response_timeout + 30) * 1000;
     const grace = setTimeout(() => {
       for (const app of all) app.server.closeAllConnections();
-    }, options.drainGraceMs ?? (config.default_response_timeout + 30) * 1000);
+    }, graceMs);
     grace.unref();
-    await Promise.all(all.map((app) => app.close()));
+    await Promise.all([...all.map((app) => app.close()), grpc?.close(graceMs)]);
     clearTimeout(grace);
     await registry.shutdown();
     logger.info('stopped');
@@ -119,10 +127,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     models = loadInitialModels(registry, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd), listening);
     models.catch(() => undefined);
     apps = await untilAborted(creating);
+    const served = apps;
+    const frontDoor = (grpc = (await untilAborted(loadingGrpc)).createGrpcInferenceServer(context, accessLog, served.inferenceKey));
     const addresses = {
-      inference: await untilAborted(listen(apps.inference, config.inference_address, 'inference_address')),
-      management: await untilAborted(listen(apps.management, config.management_address, 'management_address')),
-      metrics: await untilAborted(listen(apps.metrics, config.metrics_address, 'metrics_address')),
+      inference: await untilAborted(listen('inference_address', config.inference_address, () => listenHttp(served.inference, config.inference_address))),
+      management: await untilAborted(listen('management_address', config.management_address, () => listenHttp(served.management, config.management_address))),
+      metrics: await untilAborted(listen('metrics_address', config.metrics_address, () => listenHttp(served.metrics, config.metrics_address))),
+      grpcInference: await untilAborted(listen('grpc_inference_address', config.grpc_inference_address, () => frontDoor.listen(config.grpc_inference_address))),
     };
     logger.info('listening', { ...addresses });
     bound = true;
@@ -172,14 +183,19 @@ async function loadInitialModels(
   if (failures.length > 1) throw new ModelLoadFailed(failures.map((f) => f.message).join('; '));
 }
 
-async function listen(app: FastifyInstance, address: ListenAddress, key: string): Promise<string> {
+/** Binds one API's address; a failure is `StartupFailed` naming the config key (a port in use, say). */
+async function listen(key: string, address: ListenAddress, bind: () => Promise<string>): Promise<string> {
   try {
-    await app.listen({ host: address.host, port: address.port });
+    return await bind();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new StartupFailed(`Cannot listen on ${key} ${address.host}:${address.port}: ${why}`);
   }
+}
+
+async function listenHttp(app: FastifyInstance, address: ListenAddress): Promise<string> {
+  await app.listen({ host: address.host, port: address.port });
   const bound = app.server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return `http://${host}:${bound.port}`;

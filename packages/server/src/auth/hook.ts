@@ -13,13 +13,21 @@ export interface AuthHookOptions {
   v2Errors?: boolean;
 }
 
+/**
+ * Whether an `Authorization` value (an HTTP header, or gRPC's `authorization` metadata) is
+ * `Bearer <key>` with this key.
+ */
+export function bearerMatches(authorization: string | undefined, key: string): boolean {
+  const match = BEARER.exec(authorization ?? '');
+  return match?.[1] !== undefined && keysMatch(match[1], key);
+}
+
 /** A fastify `onRequest` hook that answers 401 unless the request carries the app's key. */
 export function tokenAuthHook(options: AuthHookOptions) {
   return async function checkToken(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = request.url.split('?', 1)[0] ?? '';
     if (options.publicPaths?.has(path) === true) return undefined;
-    const match = BEARER.exec(request.headers.authorization ?? '');
-    if (match?.[1] !== undefined && keysMatch(match[1], options.key)) return undefined;
+    if (bearerMatches(request.headers.authorization, options.key)) return undefined;
     reply.header('www-authenticate', 'Bearer');
     const refused = new Unauthorized();
     const body = options.v2Errors === true && path.startsWith('/v2')

@@ -21,7 +21,7 @@ export async function installTokenAuth(
   ctx: ServerContext,
 ): Promise<ApiKeys | undefined> {
   const { config } = ctx;
-  const hosts = [config.inference_address.host, config.management_address.host, config.metrics_address.host];
+  const hosts = [config.inference_address.host, config.management_address.host, config.metrics_address.host, config.grpc_inference_address.host];
   const on = tokenAuthRequired({
     hosts,
     enable_token_authorization: config.enable_token_authorization,

@@ -37,6 +37,17 @@ const address = z
     return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: explicitZero ? 0 : port };
   });
 
+/** The port the Open Inference Protocol's gRPC service listens on unless `grpc_inference_address` says otherwise (see there). */
+export const DEFAULT_GRPC_INFERENCE_PORT = 9000;
+
+/** `host:port`, gRPC's own way of naming an address, or `http://host:port` as the HTTP APIs are named. */
+const grpcAddress = z
+  .string()
+  .trim()
+  .refine((value) => /:\d+\/?$/.test(value), 'must be host:port, like 127.0.0.1:9000')
+  .transform((value) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`))
+  .pipe(address);
+
 // Values from a properties file are strings; programmatic callers may pass numbers, booleans and arrays.
 const integer = (min: number, max: number) =>
   z.preprocess(
@@ -87,6 +98,13 @@ export const ServerConfigSchema = z.strictObject({
   inference_address: address.default({ host: '127.0.0.1', port: 8080 }),
   management_address: address.default({ host: '127.0.0.1', port: 8081 }),
   metrics_address: address.default({ host: '127.0.0.1', port: 8082 }),
+  /**
+   * Where the Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`, plaintext
+   * HTTP/2) listens. Port 9000 is the gRPC port of KServe's own serving runtimes (its Triton runtime's
+   * `--grpc-port=9000`, declared as the container's `h2c` port); KServe's Python model server uses
+   * 8081, which TorchServe, and so this server, gives the management API.
+   */
+  grpc_inference_address: grpcAddress.default({ host: '127.0.0.1', port: DEFAULT_GRPC_INFERENCE_PORT }),
   /** Directory holding the archives; `--models NAME=FILE.mar` and `load_models` are resolved in it. */
   model_store: z.string().trim().min(1).optional(),
   /** `all`, or archives as `FILE.mar` / `NAME=FILE.mar`, loaded at start-up. */

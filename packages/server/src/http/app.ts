@@ -26,7 +26,7 @@ export interface AppOptions {
 }
 
 /** A client may choose its request id (to follow a request through its own logs), within reason. */
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Seconds an idle kept-alive connection stays open (longer than ab's and most clients' reuse gaps). */
 const KEEP_ALIVE_TIMEOUT_MS = 75_000;

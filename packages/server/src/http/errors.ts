@@ -71,14 +71,18 @@ export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
 export function installErrorHandling(app: FastifyInstance, logger: ServerLogger): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const http = toHttpError(error);
-    logError(logger, request, http, error);
+    logError(logger, { requestId: request.id, method: request.method, url: request.url }, http, error);
     return sendError(reply, http);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, toHttpError(new ResourceNotFound(request.method, request.url.split('?', 1)[0] ?? ''))));
 }
 
-function logError(logger: ServerLogger, request: FastifyRequest, http: HttpError, error: unknown): void {
-  const fields: Record<string, unknown> = { requestId: request.id, method: request.method, url: request.url, status: http.status, type: http.body.type };
+/**
+ * Logs what the server log needs of an error answer (`about` names the request): the unexpected with
+ * its stack, other server-side failures as warnings; client errors and 503s only reach the access log.
+ */
+export function logError(logger: ServerLogger, about: Record<string, unknown>, http: HttpError, error: unknown): void {
+  const fields: Record<string, unknown> = { ...about, status: http.status, type: http.body.type };
   // A handler's failure is logged once, from the `handler.failed` event, which names its request ids.
   if (error instanceof HandlerError) return;
   if (http.status >= 500 && !(error instanceof NodeserveError)) {

@@ -14,6 +14,8 @@ export interface HttpApps {
   inference: FastifyInstance;
   management: FastifyInstance;
   metrics: FastifyInstance;
+  /** The key inference calls must carry while token authorization is on; the gRPC service checks it too. */
+  inferenceKey: string | undefined;
 }
 
 /**
@@ -27,12 +29,12 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
   const metrics = createApp(base);
 
   answerExpectContinue(inference, ctx.config.max_request_size);
-  await installTokenAuth({ inference, management }, ctx);
+  const keys = await installTokenAuth({ inference, management }, ctx);
   await inference.register(async (scope) => inferenceApi(scope, ctx));
   await inference.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
   await inference.register(async (scope) => openApiRoute(scope));
   await management.register(async (scope) => managementApi(scope, ctx));
   await metrics.register(async (scope) => { await metricsApi(scope, ctx); });
 
-  return { inference, management, metrics };
+  return { inference, management, metrics, inferenceKey: keys?.inference };
 }

@@ -11,6 +11,7 @@ export function describeReady(state: RunState): string {
     `  inference:  ${addresses.inference}`,
     `  management: ${addresses.management}`,
     `  metrics:    ${addresses.metrics}`,
+    ...(addresses.grpcInference === undefined ? [] : [`  grpc:       ${addresses.grpcInference}`]),
     `  models:     ${models === '' ? '(none)' : models}`,
     `  logs:       ${state.logDir}`,
     '',

@@ -28,7 +28,15 @@ export const RunStateSchema = z.object({
   /** `starting` from the moment the pid file is claimed until every initial model is ready. */
   phase: z.enum(['starting', 'running']).default('running'),
   /** Known once the ports are bound: absent while starting. */
-  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string() }).optional(),
+  addresses: z
+    .object({
+      inference: z.string(),
+      management: z.string(),
+      metrics: z.string(),
+      /** The gRPC inference service as `host:port` (absent in the state of a server from before it had one). */
+      grpcInference: z.string().optional(),
+    })
+    .optional(),
   models: z.array(ModelStateSchema),
 });
 

@@ -35,6 +35,7 @@ export async function printStatus(paths: RunPaths, json: boolean): Promise<numbe
     `  inference:  ${addresses.inference}`,
     `  management: ${addresses.management}`,
     `  metrics:    ${addresses.metrics}`,
+    ...(addresses.grpcInference === undefined ? [] : [`  grpc:       ${addresses.grpcInference}`]),
     `  logs:       ${state.logDir}`,
     '  models:',
     ...(state.models.length === 0

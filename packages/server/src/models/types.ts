@@ -5,7 +5,7 @@ import type { NamedTensor, RequestInput, TensorDatatype } from '@nodeserve/handl
 
 export interface InferenceRequest {
   input: RequestInput;
-  api: 'predictions' | 'v2';
+  api: 'predictions' | 'v2' | 'grpc';
   /** `performance.now()` when the request arrived, for queue and end-to-end timings. */
   receivedAt: number;
 }

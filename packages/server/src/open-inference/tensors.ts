@@ -113,20 +113,23 @@ export function numericElements(datatype: V2Datatype, values: ArrayLike<unknown>
   return arr;
 }
 
-/** A v2 input sent in the binary part of the body: little-endian, row-major, no padding. */
-export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElements: number): NamedTensor {
+/**
+ * A v2 input sent as bytes: little-endian, row-major, no padding; BYTES elements each a 4-byte
+ * little-endian length, then that many bytes. The REST binary extension and gRPC's
+ * `raw_input_contents` lay tensors out alike; `source` names where the bytes came from in messages.
+ */
+export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElements: number, source = 'binary_data_size'): NamedTensor {
   const count = elementCount(input.name, input.shape, maxElements);
   const { datatype, name } = input;
   let data: TensorValues;
   if (datatype === 'BYTES') {
-    // Each element: a 4-byte little-endian length, then that many bytes.
     const items: Uint8Array[] = [];
     let at = 0;
     while (at < bytes.length) {
       if (at + 4 > bytes.length) throw new BadRequest(`Input "${name}": truncated BYTES element length`);
       const len = bytes.readUInt32LE(at);
       at += 4;
-      if (at + len > bytes.length) throw new BadRequest(`Input "${name}": BYTES element runs past binary_data_size`);
+      if (at + len > bytes.length) throw new BadRequest(`Input "${name}": BYTES element runs past the end of its ${source}`);
       items.push(bytes.subarray(at, at + len));
       at += len;
       if (items.length > count) break;
@@ -138,7 +141,7 @@ export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElement
   } else {
     const expected = binaryByteLength(datatype, count) as number;
     if (bytes.length !== expected) {
-      throw new BadRequest(`Input "${name}" has binary_data_size ${bytes.length}, but ${count} ${datatype} elements take ${expected} bytes`);
+      throw new BadRequest(`Input "${name}" has ${source} of ${bytes.length} bytes, but ${count} ${datatype} elements take ${expected}`);
     }
     // Copy so the typed array is aligned and owns its memory, whatever offset the body had.
     const copy = new Uint8Array(bytes);
@@ -160,7 +163,8 @@ export function withParameters(tensor: NamedTensor, parameters: V2Parameters | u
   return Object.keys(rest).length > 0 ? { ...tensor, parameters: rest } : tensor;
 }
 
-function checkShape(tensor: NamedTensor): number {
+/** The element count of an output tensor; throws when its data does not fill its shape exactly. */
+export function checkShape(tensor: NamedTensor): number {
   const count = tensor.shape.reduce((a, b) => a * b, 1);
   if (count !== tensor.data.length) {
     throw new Error(`Output "${tensor.name}" has ${tensor.data.length} elements but shape [${tensor.shape.join(',')}]`);

@@ -67,7 +67,7 @@ describe('model-server --start refuses to start, naming the reason', () => {
     const { port } = blocker.address() as { port: number };
     try {
       const cwd = dir();
-      writeFileSync(path.join(cwd, 'config.properties'), `inference_address=http://127.0.0.1:${port}\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\n`);
+      writeFileSync(path.join(cwd, 'config.properties'), `inference_address=http://127.0.0.1:${port}\nmanagement_address=http://127.0.0.1:0\nmetrics_address=http://127.0.0.1:0\ngrpc_inference_address=127.0.0.1:0\n`);
       const busy = await modelServer(cwd, ['--start']);
       expect(busy.code).not.toBe(0);
       expect(busy.stderr).toMatch(new RegExp(`inference_address 127\\.0\\.0\\.1:${port}: the port is in use`));
