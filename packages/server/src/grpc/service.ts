@@ -7,9 +7,7 @@ import { BadRequest, HandlerTimeout, ServerDraining, Unauthorized } from '../err
 import { CLIENT_REQUEST_ID } from '../http/app.js';
 import { logError } from '../http/errors.js';
 import type { AccessLog } from '../logging/index.js';
-import {
-  inferRequestInput, modelMetadata, modelReady, outcomeTensors, protocolParameters, selectOutputs, serverMetadata, serverReady,
-} from '../open-inference/index.js';
+import { modelMetadata, modelReady, runInfer, serverMetadata, serverReady } from '../open-inference/index.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
 import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './messages.js';
 import { MalformedMessage } from './proto.js';
@@ -63,18 +61,9 @@ export function inferenceServiceHandlers(options: InferenceServiceOptions): Unty
     // A call whose deadline passed while it was decoded is not queued: nobody would read its answer.
     if (call.cancelled) throw new CallEnded();
     const context = { requestId: record.requestId, headers: metadataHeaders(call.metadata), query: {} };
-    const outcome = await handle.submit({ input: inferRequestInput(context, decoded.tensors, decoded.requestedOutputs), api: 'grpc', receivedAt });
-    record.timings = outcome;
-    return encodeModelInferResponse(
-      {
-        model_name: handle.name,
-        model_version: handle.version,
-        id: decoded.request.id,
-        parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
-      },
-      selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
-      decoded.rawOutputs,
-    );
+    const answer = await runInfer(handle, decoded, context, 'grpc', receivedAt);
+    record.timings = answer.outcome;
+    return encodeModelInferResponse(answer.head, answer.outputs, decoded.rawOutputs);
   };
 
   return {

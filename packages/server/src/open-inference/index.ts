@@ -5,7 +5,10 @@
  */
 export { serverReady, modelReady } from './health.js';
 export { serverMetadata, modelMetadata, type ModelMetadataAnswer, type ServerMetadata } from './metadata.js';
-export { DEFAULT_OUTPUT_NAME, inferRequestInput, outcomeTensors, protocolParameters, selectOutputs, type InferRequestContext } from './infer.js';
+export {
+  DEFAULT_OUTPUT_NAME, inferRequestInput, outcomeTensors, protocolParameters, runInfer, selectOutputs,
+  type DecodedInfer, type InferAnswer, type InferRequestContext,
+} from './infer.js';
 export { parseInferRequest } from './request.js';
 export * from './schemas.js';
 export * from './tensors.js';

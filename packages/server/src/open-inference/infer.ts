@@ -1,6 +1,6 @@
 import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 import { BadRequest } from '../errors.js';
-import type { InferenceOutcome, ModelVersionHandle } from '../models/types.js';
+import type { InferenceOutcome, InferenceRequest, ModelVersionHandle } from '../models/types.js';
 import type { V2Parameters } from './schemas.js';
 
 /** The output a JSON or bytes answer becomes on the v2 API (a handler that returns tensors names its own). */
@@ -59,4 +59,44 @@ export function protocolParameters(parameters: Record<string, unknown> | undefin
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** A decoded infer request, whichever front door it came through. */
+export interface DecodedInfer {
+  request: { id?: string | undefined };
+  tensors: NamedTensor[];
+  requestedOutputs: string[] | undefined;
+}
+
+export interface InferAnswer {
+  /** The worker's answer, for its queue and inference timings. */
+  outcome: InferenceOutcome;
+  /** The response's model, version, id and parameters. */
+  head: { model_name: string; model_version: string; id?: string | undefined; parameters?: V2Parameters | undefined };
+  /** The outputs to send, those asked for in their order. */
+  outputs: NamedTensor[];
+}
+
+/**
+ * Runs a decoded infer request on a model version through its queue, batching and workers, and
+ * shapes the answer as the protocol returns it; each front door then encodes it in its own form.
+ */
+export async function runInfer(
+  handle: ModelVersionHandle,
+  decoded: DecodedInfer,
+  context: InferRequestContext,
+  api: InferenceRequest['api'],
+  receivedAt: number,
+): Promise<InferAnswer> {
+  const outcome = await handle.submit({ input: inferRequestInput(context, decoded.tensors, decoded.requestedOutputs), api, receivedAt });
+  return {
+    outcome,
+    head: {
+      model_name: handle.name,
+      model_version: handle.version,
+      id: decoded.request.id,
+      parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
+    },
+    outputs: selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
+  };
 }

@@ -141,7 +141,7 @@ export function decodeBinaryInput(input: V2InferInput, bytes: Buffer, maxElement
   } else {
     const expected = binaryByteLength(datatype, count) as number;
     if (bytes.length !== expected) {
-      throw new BadRequest(`Input "${name}" has ${source} of ${bytes.length} bytes, but ${count} ${datatype} elements take ${expected}`);
+      throw new BadRequest(`Input "${name}" has ${source} of ${bytes.length} bytes, but ${count} ${datatype} elements take ${expected} bytes`);
     }
     // Copy so the typed array is aligned and owns its memory, whatever offset the body had.
     const copy = new Uint8Array(bytes);

@@ -2,9 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InternalServerError, ResourceNotFound } from '../../errors.js';
 import type { ServerContext } from '../../context.js';
-import {
-  inferRequestInput, modelMetadata, modelReady, outcomeTensors, protocolParameters, selectOutputs, serverMetadata, serverReady,
-} from '../../open-inference/index.js';
+import { modelMetadata, modelReady, runInfer, serverMetadata, serverReady } from '../../open-inference/index.js';
 import { toHttpError } from '../errors.js';
 import { flattenHeaders, lastValues } from '../inference/request-input.js';
 import { knownTarget } from '../model-target.js';
@@ -68,18 +66,9 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     const headerLength = request.headers[INFERENCE_HEADER];
     const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
     const context = { requestId: request.id, headers: flattenHeaders(request.headers), query: lastValues(request.query) };
-    const outcome = await handle.submit({ input: inferRequestInput(context, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
-    timings.record(request, outcome);
-    const encoded = encodeInferResponse(
-      {
-        model_name: handle.name,
-        model_version: handle.version,
-        id: decoded.request.id,
-        parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
-      },
-      selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
-      decoded.wantsBinary,
-    );
+    const answer = await runInfer(handle, decoded, context, 'v2', receivedAt);
+    timings.record(request, answer.outcome);
+    const encoded = encodeInferResponse(answer.head, answer.outputs, decoded.wantsBinary);
     if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
     return reply.code(200).type(encoded.contentType).send(encoded.body);
   };
