@@ -13,6 +13,7 @@ import { measureArchiveCost } from './lib/archive-cost.mjs';
 import { startBareEcho } from './lib/bare-echo-process.mjs';
 import { measureThroughput, sweepCeiling } from './lib/ceiling.mjs';
 import { replaceResultsSection } from './lib/doc-section.mjs';
+import { compareGrpcWithRest, grpcTable } from './lib/grpc-load.mjs';
 import { describeHardware, hardwareLine } from './lib/hardware.mjs';
 import { resolveModels } from './lib/models.mjs';
 import { parseBenchOptions } from './lib/options.mjs';
@@ -82,7 +83,7 @@ mkdirSync(outDir, { recursive: true });
 log(`nodeserve bench on ${hardwareLine(hardware)}`);
 log(`load: ab -k, concurrency ${opts.concurrency}, POST ../shared/images/kitten.jpg${opts.quick ? ' (--quick)' : ''}`);
 
-const results = { generatedAt: new Date().toISOString(), hardware, hardwareLine: hardwareLine(hardware), quick: opts.quick, models: /** @type {any[]} */ ([]), echo: /** @type {any} */ (undefined), archive: /** @type {any} */ (undefined) };
+const results = { generatedAt: new Date().toISOString(), hardware, hardwareLine: hardwareLine(hardware), quick: opts.quick, models: /** @type {any[]} */ ([]), echo: /** @type {any} */ (undefined), archive: /** @type {any} */ (undefined), grpc: /** @type {any[] | undefined} */ (undefined) };
 
 for (const model of resolveModels(ROOT, opts.models, log)) {
   log(`\n== ${model.label}: ${model.path} (${(model.bytes / 2 ** 20).toFixed(0)} MiB)`);
@@ -184,6 +185,27 @@ if (!opts.skip.includes('echo')) {
   log(`    → model-server ${echo.server.requestsPerSec.toFixed(0)} req/s, bare node:http ${bare.requestsPerSec.toFixed(0)} req/s`);
 }
 
+// gRPC next to REST: the same load through both front doors of one server (bench/lib/grpc-load.mjs).
+if (!opts.skip.includes('grpc')) {
+  const requests = opts.requestsFor('fast');
+  log(`\n== gRPC ModelInfer next to REST /predictions, the same load (${requests} requests, c=${opts.concurrency})`);
+  const mobilenet = opts.models.includes('mobilenet') ? resolveModels(ROOT, ['mobilenet'], log) : [];
+  const served = [
+    { name: 'echo', handler: ECHO_HANDLER, batchSize: 8, maxBatchDelayMs: 0 },
+    ...mobilenet.map((m) => ({ name: 'mobilenet', handler: HANDLER, modelFile: m.path, extraFiles: [labelsFile(ROOT)], batchSize: 8, maxBatchDelayMs: 5 })),
+  ];
+  results.grpc = [];
+  for (const model of served) {
+    log(`  ${model.name}:`);
+    const workdir = newScratch(`grpc-${model.name}`);
+    const run = await compareGrpcWithRest({ root: ROOT, workdir, workers: 1, threads: hardware.cores, body: BODY, requests, concurrency: opts.concurrency, log, ...model });
+    dropScratch(workdir);
+    log(`    → REST ${run.rest.requestsPerSec.toFixed(0)} req/s, gRPC ${run.grpc.requestsPerSec.toFixed(0)} req/s (${run.ratio.toFixed(2)}×)`);
+    results.grpc.push(run);
+  }
+  writeFileSync(join(outDir, 'grpc.json'), `${JSON.stringify({ hardware, runs: results.grpc }, null, 2)}\n`);
+}
+
 if (!opts.skip.includes('archive')) {
   log('\n== 6. model-archiver on the synthetic ResNet-50 vs a plain copy (best of 3)');
   const [synthetic] = resolveModels(ROOT, ['synthetic'], log);
@@ -216,9 +238,11 @@ const summary = (/** @type {string} */ chart) =>
     '',
     `![latency percentiles](${chart})`,
     '',
+    ...(results.grpc ? ['gRPC next to REST, the same load on one server (`bench/lib/grpc-load.mjs`):', '', grpcTable(results.grpc), ''] : []),
   ].join('\n');
 writeFileSync(join(outDir, 'results.md'), `# Benchmark results\n\n${summary('latency.svg')}`);
 console.log(table);
+if (results.grpc) console.log(`\n${grpcTable(results.grpc)}`);
 log(`\nwrote ${join(outDir, 'results.md')}, latency.svg and the JSON files`);
 if (outDir === RESULTS) {
   for (const [file, chart] of [[join(ROOT, 'docs/benchmark.md'), '../bench/results/latency.svg'], [join(ROOT, 'README.md'), 'bench/results/latency.svg']]) {

@@ -12,7 +12,7 @@ Writes bench/results/<model>.json, request-path.json, results.md and latency.svg
   --requests N       requests per measured load (overrides the defaults above)
   --concurrency C    concurrent clients (default 100, as the tutorial)
   --models LIST      comma-separated, of: synthetic, resnet50, mobilenet (default: all available)
-  --skip LIST        comma-separated parts to leave out: echo, archive
+  --skip LIST        comma-separated parts to leave out: echo, archive, grpc (gRPC next to REST)
   --profile          record a CPU profile of the server and its workers (V8's profiler) during each
                      load and print their hottest functions; profiling slows them, so results go
                      to bench/results/raw
@@ -51,7 +51,7 @@ export function parseBenchOptions(argv) {
   const models = values.models.split(',').filter(Boolean);
   for (const m of models) if (!['synthetic', 'resnet50', 'mobilenet'].includes(m)) throw new Error(`--models: unknown model "${m}"`);
   const skip = values.skip.split(',').filter(Boolean);
-  for (const s of skip) if (!['echo', 'archive'].includes(s)) throw new Error(`--skip: unknown part "${s}"`);
+  for (const s of skip) if (!['echo', 'archive', 'grpc'].includes(s)) throw new Error(`--skip: unknown part "${s}"`);
   /** Requests for one load: explicit, else by speed class (ResNet-50 is ~30 req/s here, the rest hundreds or more). */
   const requestsFor = (/** @type {'slow' | 'fast'} */ speed) =>
     requests ?? (values.full ? 10_000 : values.quick ? (speed === 'slow' ? 200 : 1_000) : speed === 'slow' ? 2_000 : 10_000);
