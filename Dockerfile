@@ -5,7 +5,7 @@
 #   docker build -t nodeserve:cpu .                                  # CPU (default)
 #   docker build --build-arg VARIANT=cuda -t nodeserve:cuda .        # CUDA 12 + cuDNN 9 (NVIDIA GPUs)
 #
-# Ports 8080 (inference), 8081 (management), 8082 (metrics). Archives come from a mounted model store
+# Ports 8080 (inference), 8081 (management), 8082 (metrics), 9000 (gRPC inference). Archives come from a mounted model store
 # (/home/model-server/model-store by default), configuration from a mounted config.properties
 # (MODEL_SERVER_CONFIG or --config) and from TS_<KEY> environment variables, which the image's own
 # config enables. The server runs as PID 1 in the foreground, as a non-root user, and drains on SIGTERM.
@@ -66,7 +66,7 @@ RUN mkdir -p /home/model-server/model-store /home/model-server/logs \
  && chown -R ${UID}:${UID} /home/model-server
 USER ${UID}:${UID}
 WORKDIR /home/model-server
-EXPOSE 8080 8081 8082
+EXPOSE 8080 8081 8082 9000
 # Readiness as the orchestrators see it: 200 once every model has its live workers, not while draining.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/ping').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
