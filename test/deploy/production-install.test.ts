@@ -36,13 +36,15 @@ describe('model-server installed as the container image installs it', () => {
   }, 60_000);
 
   it('holds the production dependencies and none of the development ones', () => {
-    for (const runtime of ['fastify', 'onnxruntime-node', 'sharp', 'zod', 'prom-client']) {
+    for (const runtime of ['fastify', 'onnxruntime-node', 'sharp', 'zod', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader']) {
       expect(existsSync(path.join(install, 'node_modules', runtime, 'package.json'))).toBe(true);
     }
-    for (const dev of ['jest', 'tsup', 'tsx', '@swc/core', '@types/node']) {
+    // Not @types/node: protobufjs, under @grpc/proto-loader, lists it among its dependencies.
+    for (const dev of ['jest', 'tsup', 'tsx', '@swc/core']) {
       expect(existsSync(path.join(install, 'node_modules', dev))).toBe(false);
     }
-    // Only what the packages publish ("files": dist), not their sources or tests.
+    // Only what the packages publish ("files": dist, and the server's gRPC proto), not their sources or tests.
+    expect(existsSync(path.join(install, 'packages/server/proto/grpc_predict_v2.proto'))).toBe(true);
     expect(existsSync(path.join(install, 'packages/server/src'))).toBe(false);
     expect(existsSync(path.join(install, 'packages/server/test'))).toBe(false);
   });

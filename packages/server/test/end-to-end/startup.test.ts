@@ -17,7 +17,7 @@ describe('model-server --start refuses to start, naming the reason', () => {
     const cwd = dir('number_of_netty_threads=32');
     const result = await modelServer(cwd, ['--start']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/config\.properties:4: unknown config key "number_of_netty_threads"/);
+    expect(result.stderr).toMatch(/config\.properties:5: unknown config key "number_of_netty_threads"/);
     expect(existsSync(path.join(cwd, 'logs/model-server.pid'))).toBe(false);
   });
 
