@@ -1,12 +1,11 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readRunState as readServerRunState, runPaths } from '@nodeserve/server/run-state';
 import { waitForFirstPrediction } from '../../scripts/demo/model-server.mjs';
 import { cpuMs, processTree } from '../../scripts/demo/processes.mjs';
 import { runAb } from './ab.mjs';
-import { archiveModel, runCli, stopServerIn } from './serve.mjs';
+import { archiveModel, runCli, stopServerIn, writeServerConfig } from './serve.mjs';
 
 // The server package's own gRPC libraries and proto: the load generator speaks what the server ships.
 const require = createRequire(new URL('../../packages/server/package.json', import.meta.url));
@@ -101,21 +100,7 @@ export async function runGrpcLoad(o) {
  */
 export async function compareGrpcWithRest(o) {
   const store = await archiveModel({ ...o, warmupRequests: 0, profile: false });
-  const config = join(o.workdir, 'config.properties');
-  writeFileSync(
-    config,
-    [
-      'inference_address=http://127.0.0.1:0',
-      'management_address=http://127.0.0.1:0',
-      'metrics_address=http://127.0.0.1:0',
-      'grpc_inference_address=127.0.0.1:0',
-      'job_queue_size=1000',
-      `default_workers_per_model=${o.workers}`,
-      `batch_size=${o.batchSize}`,
-      `max_batch_delay=${o.maxBatchDelayMs}`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeServerConfig(o);
   const body = readFileSync(o.body);
   await runCli(o.root, 'packages/server/dist/cli.js', ['--start', '--model-store', store, '--models', `${o.name}=${o.name}.mar`, '--config', config], o.workdir);
   try {

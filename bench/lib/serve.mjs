@@ -35,12 +35,11 @@ export async function archiveModel(o) {
 }
 
 /**
- * Starts the server, times the cold start (spawn of `--start` → first 200), warms up, then runs the
- * measured load while sampling the RSS of the server and its workers; stops the server in any case.
- * @param {ServeOptions} o
+ * The server's config.properties in `o.workdir`: every address on a free port, the model's workers
+ * and batching; returns its path.
+ * @param {Pick<ServeOptions, 'workdir' | 'workers' | 'batchSize' | 'maxBatchDelayMs'>} o
  */
-export async function serveAndLoad(o) {
-  const store = await archiveModel(o);
+export function writeServerConfig(o) {
   const config = join(o.workdir, 'config.properties');
   writeFileSync(
     config,
@@ -57,6 +56,17 @@ export async function serveAndLoad(o) {
       '',
     ].join('\n'),
   );
+  return config;
+}
+
+/**
+ * Starts the server, times the cold start (spawn of `--start` → first 200), warms up, then runs the
+ * measured load while sampling the RSS of the server and its workers; stops the server in any case.
+ * @param {ServeOptions} o
+ */
+export async function serveAndLoad(o) {
+  const store = await archiveModel(o);
+  const config = writeServerConfig(o);
   const body = readFileSync(o.body);
   const t0 = Date.now();
   const profileDir = join(o.workdir, 'profiles');
