@@ -87,8 +87,12 @@ export const ServerConfigSchema = z.strictObject({
   load_models: list.default([]),
   /** Requests each model version queues before answering 503. */
   job_queue_size: integer(1, 1_000_000).default(100),
-  /** Workers (processes) each model starts with unless its archive says otherwise. */
-  default_workers_per_model: integer(0, 64).default(1),
+  /**
+   * Workers (processes) each model starts with unless its archive says otherwise. Unset: one per GPU
+   * with `number_of_gpu`, else one per core with one ONNX Runtime thread each, as many as fit in half
+   * the memory (`defaultWorkers`).
+   */
+  default_workers_per_model: integer(0, 64).optional(),
   batch_size: integer(1, 1024).default(1),
   /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
   max_batch_delay: integer(0, 60_000).default(100),

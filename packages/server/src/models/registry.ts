@@ -1,7 +1,7 @@
 import { MODEL_NAME_PATTERN, extractArchive } from '@nodeserve/archiver/reader';
 import type { Logger } from '@nodeserve/handler-sdk';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cacheDirFor, defaultCacheRoot } from './cache-dir.js';
 import { createRunDir } from './run-dir.js';
@@ -28,6 +28,8 @@ export interface ModelRegistryOptions {
   serverVersion: string;
   /** Cores ONNX Runtime threads are shared across; the machine's by default. */
   cpuCount?: number;
+  /** Memory the default worker count must fit in; the machine's by default. */
+  memoryBytes?: number;
   /** Milliseconds between worker memory reports (`worker.memory`). */
   memoryReportMs?: number;
 }
@@ -132,7 +134,8 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     try {
       if (request.startAfter !== undefined) await request.startAfter;
       if (shuttingDown) throw new ServerDraining();
-      const config = effectiveConfig(options.defaults, manifest.config, request, cpuCount);
+      const modelBytes = Object.values(manifest.files).reduce((sum, file) => sum + file.size, 0);
+      const config = effectiveConfig(options.defaults, manifest.config, request, { cpuCount, memoryBytes: options.memoryBytes ?? totalmem(), modelBytes });
       modelVersion = new ModelVersion({
         name,
         manifest,
