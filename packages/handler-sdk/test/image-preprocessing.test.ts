@@ -75,6 +75,8 @@ describe('image preprocessing', () => {
     const dog = image('Dog2.jpg');
     // Stored sideways (rotated 90° anticlockwise) with orientation 6, "rotate 90° clockwise to view".
     const sideways = await sharp(dog).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    // The header says so before any decoding: the sharp backend takes the upright size from it.
+    expect(probeImage(sideways, 1e9)).toEqual({ format: 'jpeg', width: 664, height: 450, orientation: 6 });
     for (const backend of await backends()) {
       const upright = await preprocessImage(dog, backend, transform);
       const fromSideways = await preprocessImage(sideways, backend, transform);
