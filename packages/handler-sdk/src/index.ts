@@ -8,6 +8,7 @@ export { optimizedModelPath } from './onnx/optimized-model-cache.js';
 export { selectImageBackend, IMAGE_BACKEND_ENV, type ImageBackend, type ImageBackendName, type DecodedPixels } from './image/backend.js';
 export { probeImage, SUPPORTED_FORMATS, type ImageFormat, type ImageHeader } from './image/probe.js';
 export { preprocessImage, DEFAULT_MAX_PIXELS } from './image/preprocess-image.js';
+export { resizeAndCrop } from './image/resample.js';
 export { imagenetTransform, geometry, toChw, IMAGENET_MEAN, IMAGENET_STD, type ImageTransform, type Geometry } from './image/transform.js';
 export { loadLabels, LABEL_FILES } from './labels/load-labels.js';
 export { softmax } from './classification/softmax.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  HandlerError, imagenetTransform, preprocessImage, probeImage, selectImageBackend, type ImageBackend, type Logger,
+  HandlerError, imagenetTransform, preprocessImage, probeImage, resizeAndCrop, selectImageBackend, type ImageBackend, type Logger,
 } from '@nodeserve/handler-sdk';
 import { Jimp } from 'jimp';
 import sharp from 'sharp';
@@ -45,6 +45,30 @@ describe('probeImage', () => {
 
   it('refuses a declared size over the pixel limit before anything is decoded', () => {
     expect(() => probeImage(image('kitten.jpg'), 720 * 720 - 1)).toThrow(/720x720 \(518400 pixels\), over the limit of 518399/);
+  });
+});
+
+describe('resizeAndCrop', () => {
+  it("enlarges with Pillow's bilinear conventions: pixel centres at +0.5, weights renormalised at the edges", () => {
+    // Each row a ramp 0, 100, 200, 50; Pillow 12's Image.resize((8, 8), BILINEAR) of it gives every row as below.
+    const ramp = [0, 100, 200, 50];
+    const pixels = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => ramp[Math.floor(i / 3) % 4]!);
+    const out = resizeAndCrop(pixels, 4, 4, 3, { ...transform, resize: 8, crop: 8 });
+    const expected = [0, 25, 75, 125, 175, 163, 88, 50];
+    for (let y = 0; y < 8; y++) {
+      expect(Array.from({ length: 8 }, (_, x) => out[(y * 8 + x) * 3 + 1])).toEqual(expected);
+    }
+  });
+
+  it('computes only the centre crop, the same pixels as resizing everything and cropping after', () => {
+    const pixels = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256);
+    const whole = resizeAndCrop(pixels, 8, 8, 3, { ...transform, resize: 12, crop: 12 });
+    const centre = resizeAndCrop(pixels, 8, 8, 3, { ...transform, resize: 12, crop: 8 });
+    // The 8x8 crop of the 12x12 image starts at (2, 2).
+    for (let y = 0; y < 8; y++) {
+      const row = whole.subarray(((y + 2) * 12 + 2) * 3, ((y + 2) * 12 + 10) * 3);
+      expect(centre.subarray(y * 8 * 3, (y + 1) * 8 * 3)).toEqual(row);
+    }
   });
 });
 
