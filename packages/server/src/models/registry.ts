@@ -49,6 +49,7 @@ function workerExecArgv(maxHeapMb: number | undefined): string[] {
   if (maxHeapMb === undefined) return [`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`];
   return [`--initial-old-space-size=${Math.min(WORKER_INITIAL_OLD_SPACE_MB, maxHeapMb)}`, `--max-old-space-size=${maxHeapMb}`];
 }
+
 const DEFAULT_MEMORY_REPORT_MS = 10_000;
 
 interface Entry {
