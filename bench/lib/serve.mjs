@@ -276,7 +276,8 @@ export async function servedSettings(port, model, logFile) {
 
 /** @param {Awaited<ReturnType<typeof servedSettings>>} s */
 export function describeSettings(s) {
-  return `${s.workers} worker(s) × ${s.intraOpThreads ?? '?'} ONNX Runtime thread(s), batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms`;
+  const threads = s.intraOpThreads === null ? ' (no ONNX Runtime session)' : ` × ${s.intraOpThreads} ONNX Runtime thread(s)`;
+  return `${s.workers} worker(s)${threads}, batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms`;
 }
 
 /**

@@ -42,7 +42,7 @@ export function resultRows(results) {
     return `${r.toFixed(2)}${mark(r >= target)} (${fmt(ours)} ÷ ${fmt(y.images_per_s)})`;
   };
   const settings = (/** @type {any} */ s) =>
-    s ? `${s.workers}×${s.intraOpThreads ?? '?'} thr, batch ${s.batchSize}, delay ${s.maxBatchDelayMs} ms` : 'n/a';
+    s ? `${s.workers}×${s.intraOpThreads ?? 'no'} thr, batch ${s.batchSize}, delay ${s.maxBatchDelayMs} ms` : 'n/a';
 
   const rows = [
     header,
