@@ -59,7 +59,7 @@ export async function prepareYardstick(o) {
   const check = spawnSync(venvPython, ['-c', 'import json, PIL, numpy, onnxruntime; print(json.dumps({"python": "%d.%d.%d" % __import__("sys").version_info[:3], "pillow": PIL.__version__, "numpy": numpy.__version__, "onnxruntime": onnxruntime.__version__}))'], { encoding: 'utf8' });
   if (check.status !== 0) {
     rmSync(venv, { recursive: true, force: true });
-    return { ok: false, reason: `the yardstick's venv ${venv} cannot import its packages: ${lastLine(check.stderr)}` };
+    return { ok: false, reason: `the yardstick's venv ${venv} cannot import its packages (${lastLine(check.stderr)}); removed, the next run makes it again` };
   }
   const versions = JSON.parse(check.stdout);
   if (!existsSync(stamp)) writeFileSync(stamp, `${JSON.stringify(versions)}\n`);
