@@ -93,8 +93,12 @@ export const ServerConfigSchema = z.strictObject({
   load_models: list.default([]),
   /** Requests each model version queues before answering 503. */
   job_queue_size: integer(1, 1_000_000).default(100),
-  /** Workers (processes) each model starts with unless its archive says otherwise. */
-  default_workers_per_model: integer(workers.min, workers.max).default(1),
+  /**
+   * Workers (processes) each model starts with unless its archive says otherwise. Unset: one per GPU
+   * with `number_of_gpu`, else one per core with one ONNX Runtime thread each, as many as fit in half
+   * the memory (`defaultWorkers`).
+   */
+  default_workers_per_model: integer(workers.min, workers.max).optional(),
   batch_size: integer(batchSize.min, batchSize.max).default(1),
   /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
   max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).default(100),
