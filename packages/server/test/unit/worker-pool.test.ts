@@ -119,13 +119,15 @@ describe('WorkerPool', () => {
   });
 
   describe('shrinking', () => {
-    it('gives up idle workers before busy ones, the highest slot first among idle ones', async () => {
+    it('gives up idle workers before busy ones, the highest slot first among equals', async () => {
       const { pool, spawned } = setup();
-      await pool.resize(3, false);
+      await pool.resize(4, false);
       for (const w of spawned) w.initialised();
       spawned[0]!.state = 'busy';
+      await pool.resize(3, false);
+      expect(spawned.map((w) => w.retiring)).toEqual([false, false, false, true]);
       await pool.resize(1, false);
-      expect(spawned.map((w) => w.retiring)).toEqual([false, true, true]);
+      expect(spawned.map((w) => w.retiring)).toEqual([false, true, true, true]);
       await pool.resize(0, false);
       expect(spawned[0]!.retiring).toBe(true);
     });
@@ -216,6 +218,20 @@ describe('WorkerPool', () => {
       await settle();
       jest.advanceTimersByTime(BACKOFF.firstMs);
       expect(spawned).toHaveLength(5);
+    });
+
+    it('tells its owner when a worker exits, with the counts already updated', async () => {
+      jest.useFakeTimers();
+      const { pool, spawned } = setup();
+      await pool.resize(1, false);
+      spawned[0]!.initialised();
+      await settle();
+      const seen: number[] = [];
+      pool.on('change', () => seen.push(pool.live));
+      spawned[0]!.crash(10);
+      await settle();
+      // A draining model checks on each change whether any worker is left to run its queue.
+      expect(seen).toEqual([0]);
     });
 
     it('restarts nothing once stopped, and stop resolves when every worker has exited', async () => {
