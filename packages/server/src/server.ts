@@ -160,6 +160,7 @@ async function loadInitialModels(
           ...(model.name === undefined ? {} : { modelName: model.name }),
           synchronous: true,
           startAfter,
+          initial: true,
         });
         logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
       } catch (error) {

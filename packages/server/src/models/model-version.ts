@@ -54,6 +54,8 @@ export class ModelVersion implements ModelVersionHandle {
   /** Drains waiting for `inFlight` to come back to 0. */
   private readonly awaitingAnswers: Array<() => void> = [];
   private workerSeq = 0;
+  /** Counts scale calls, so a retirement waiting for its requests knows when a newer call replaced it. */
+  private scaleGeneration = 0;
 
   constructor(private readonly options: ModelVersionOptions) {
     this.name = options.name;
@@ -84,7 +86,8 @@ export class ModelVersion implements ModelVersionHandle {
 
   submit(request: InferenceRequest): Promise<InferenceOutcome> {
     if (this.draining) return Promise.reject(new ServerDraining());
-    if (this.pool.target === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
+    // Scaled to zero: refused from the moment of the scale call, while the workers finish what was accepted.
+    if (this.currentConfig.minWorkers === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
     return new Promise<InferenceOutcome>((resolve, reject) => {
       const job: Job = {
         request,
@@ -127,14 +130,30 @@ export class ModelVersion implements ModelVersionHandle {
     return this.pool.resize(this.currentConfig.minWorkers, synchronous);
   }
 
+  /**
+   * Changes the worker count live. Scaling to zero refuses new requests at once (503 `ModelNotReady`),
+   * lets the workers answer every request already accepted, queued or running, and only then retires
+   * them, as unregistering does; with `synchronous` it resolves once they are gone. A later scale call
+   * supersedes a retirement still waiting for its requests.
+   */
   async scale(minWorkers: number, maxWorkers: number, synchronous: boolean): Promise<void> {
     if (this.draining) throw new ServerDraining();
-    const config: EffectiveModelConfig = { ...this.currentConfig, minWorkers, maxWorkers: Math.max(minWorkers, maxWorkers, 1) };
+    const config: EffectiveModelConfig = { ...this.currentConfig, minWorkers, maxWorkers: Math.max(minWorkers, maxWorkers) };
     if (!this.options.fixedThreads) config.intraOpNumThreads = threadsPerWorker(this.options.cpuCount, minWorkers);
     this.currentConfig = config;
-    const resized = this.pool.resize(minWorkers, synchronous);
-    if (minWorkers === 0) this.failQueued(() => new ModelNotReady(this.name, 'it was scaled to zero workers'));
-    await resized;
+    const generation = ++this.scaleGeneration;
+    if (minWorkers > 0) {
+      await this.pool.resize(minWorkers, synchronous);
+      return;
+    }
+    const retire = this.answered().then(() => (generation === this.scaleGeneration ? this.pool.resize(0, true) : undefined));
+    if (synchronous) await retire;
+    else retire.catch((error: unknown) => this.options.logger.error('scaling to zero workers failed', { model: this.name, version: this.version, error }));
+  }
+
+  /** Resolves once every accepted request has its answer. */
+  private answered(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.awaitingAnswers.push(resolve));
   }
 
   /** Stops taking requests, answers every queued and running one, then ends the workers. */
@@ -151,7 +170,7 @@ export class ModelVersion implements ModelVersionHandle {
     this.pool.on('change', answerStranded);
     try {
       answerStranded();
-      if (this.inFlight > 0) await new Promise<void>((resolve) => this.awaitingAnswers.push(resolve));
+      await this.answered();
     } finally {
       this.pool.off('change', answerStranded);
     }

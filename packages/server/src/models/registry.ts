@@ -10,6 +10,7 @@ import type { ServerEvents } from '../events.js';
 import { locateWorkerMain } from '../workers/worker-entry.js';
 import { type EngineDefaults, deviceIds, effectiveConfig } from './effective-config.js';
 import { ModelVersion } from './model-version.js';
+import { compareVersions, highestVersion } from './versions.js';
 import type { ModelRegistry, ModelVersionHandle, RegisterOptions } from './types.js';
 
 export interface ModelRegistryOptions {
@@ -60,6 +61,8 @@ interface Entry {
 
 interface Model {
   defaultVersion: string;
+  /** Chosen by set-default: start-up loading and unregistering no longer move it. */
+  defaultSetExplicitly: boolean;
   versions: Map<string, Entry>;
 }
 
@@ -92,7 +95,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     const { version } = entry.version;
     model.versions.delete(version);
     if (model.versions.size === 0) models.delete(name);
-    else if (model.defaultVersion === version) model.defaultVersion = [...model.versions.keys()].at(-1)!;
+    else if (model.defaultVersion === version) model.defaultVersion = highestVersion(model.versions.keys())!;
     await entry.version.drain();
     await cleanup(entry.extractDir);
   }
@@ -178,8 +181,15 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     }
     const entry: Entry = { version: modelVersion, extractDir };
     const model = models.get(name);
-    if (model === undefined) models.set(name, { defaultVersion: version, versions: new Map([[version, entry]]) });
-    else model.versions.set(version, entry);
+    if (model === undefined) {
+      models.set(name, { defaultVersion: version, defaultSetExplicitly: false, versions: new Map([[version, entry]]) });
+    } else {
+      model.versions.set(version, entry);
+      // Start-up models finish loading in any order: the highest version is their default, every start.
+      if (request.initial === true && !model.defaultSetExplicitly && compareVersions(version, model.defaultVersion) > 0) {
+        model.defaultVersion = version;
+      }
+    }
     options.events.emit('model.registered', { model: name, version });
     return modelVersion;
   }
@@ -195,7 +205,9 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
 
     setDefault(name, version) {
       find(name, version);
-      models.get(name)!.defaultVersion = version;
+      const model = models.get(name)!;
+      model.defaultVersion = version;
+      model.defaultSetExplicitly = true;
     },
 
     resolve(name, version) {

@@ -60,6 +60,12 @@ export interface RegisterOptions {
    * rejects, the registration is abandoned (what was extracted is removed) and rejects with that reason.
    */
   startAfter?: Promise<unknown>;
+  /**
+   * One of the start-up models (`load_models`, `--models`). They load concurrently and finish in any
+   * order; among the start-up versions of one name the highest (`compareVersions` in versions.ts) is the default,
+   * unless set-default chose one.
+   */
+  initial?: boolean;
 }
 
 export interface ModelRegistry {

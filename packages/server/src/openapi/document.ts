@@ -138,7 +138,7 @@ const scale = {
   summary: 'Scale a model version’s workers live; queued and running requests keep being answered',
   parameters: [
     queryParam('min_worker', 'Workers to keep running', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max, default: 1 }),
-    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: 1, maximum: MODEL_LIMITS.workers.max }),
+    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max }),
     queryParam('synchronous', 'Answer once the pool has reached the new size', { type: 'boolean', default: false }),
   ],
   responses: { '200': status('Scaled'), '202': status('Scaling started'), '400': error('Invalid parameter'), '404': error('No such model or version'), ...unauthorized },

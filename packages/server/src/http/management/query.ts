@@ -44,10 +44,11 @@ export type RegisterQuery = z.infer<typeof RegisterQuerySchema>;
 export const ScaleQuerySchema = z
   .object({
     min_worker: int(workers.min, workers.max).default(1),
-    max_worker: int(1, workers.max).optional(),
+    max_worker: int(workers.min, workers.max).optional(),
     synchronous: bool.default(false),
   })
-  .transform((q) => ({ ...q, max_worker: q.max_worker ?? Math.max(1, q.min_worker) }))
+  // TorchServe's default: as many as min_worker (so min_worker=0 leaves none).
+  .transform((q) => ({ ...q, max_worker: q.max_worker ?? q.min_worker }))
   .superRefine((q, ctx) => {
     if (q.max_worker < q.min_worker) ctx.addIssue({ code: 'custom', path: ['max_worker'], message: `must be at least min_worker (${q.min_worker})` });
   });
