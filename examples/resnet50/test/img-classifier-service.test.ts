@@ -259,5 +259,6 @@ describe('the same handler on ResNet-50 v1 (synthetic weights, the zoo file’s 
     } finally {
       fixture.cleanup();
     }
-  });
+  // Generating 25 M parameters and loading them takes seconds alone, and minutes on a loaded machine.
+  }, 180_000);
 });
