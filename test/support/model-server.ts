@@ -163,6 +163,7 @@ export async function startModelServer(options: {
     dir,
     store,
     ...addresses,
+    metrics: addresses.metrics ?? '',
     async stop() {
       await stopAndClean(dir);
       await rm(dir, { recursive: true, force: true });
