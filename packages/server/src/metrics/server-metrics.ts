@@ -108,7 +108,11 @@ export class ServerMetrics {
       registers,
     });
     this.custom = new CustomMetrics(this.registry, options.customLimits ?? DEFAULT_CUSTOM_METRIC_LIMITS);
-    this.torchserve = new TorchServeMetrics(this.registry, { hostname: this.hostname, systemMetrics: options.systemMetrics ?? true });
+    this.torchserve = new TorchServeMetrics(this.registry, {
+      hostname: this.hostname,
+      systemMetrics: options.systemMetrics ?? true,
+      workerStartedAt: options.workerStartedAt,
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     this.on('request.finished', (e) => {
@@ -132,8 +136,7 @@ export class ServerMetrics {
       const set = this.workerSet(e.model, e.version);
       set.add(e.workerId);
       this.workersAlive.set({ model_name: e.model, model_version: e.version }, set.size);
-      const startedAt = options.workerStartedAt?.(e.model, e.version, e.workerId);
-      if (startedAt !== undefined) this.torchserve.workerLoaded(e.workerId, Math.max(0, Date.now() - startedAt));
+      this.torchserve.workerReady(e.model, e.version, e.workerId);
     });
     this.on('worker.exited', (e) => {
       const labels = { model_name: e.model, model_version: e.version };

@@ -21,8 +21,18 @@ export class TorchServeMetrics {
   private readonly handlerTime: Gauge<'ModelName' | 'Level' | 'Hostname'>;
   private readonly predictionTime: Gauge<'ModelName' | 'Level' | 'Hostname'>;
   private cpuTimes = cpuTotals();
+  /** Workers ready but not yet in the load-time gauge: a version's workers report ready before its registration completes. */
+  private readonly loading = new Map<string, { model: string; version: string; readyAt: number }>();
 
-  constructor(registry: Registry, options: { hostname: string; systemMetrics: boolean }) {
+  constructor(
+    registry: Registry,
+    private readonly options: {
+      hostname: string;
+      systemMetrics: boolean;
+      /** When a worker was started (epoch ms), once the registry knows it. */
+      workerStartedAt?: ((model: string, version: string, workerId: string) => number | undefined) | undefined;
+    },
+  ) {
     this.hostname = options.hostname;
     const registers = [registry];
     const host = ['Level', 'Hostname'] as const;
@@ -39,7 +49,11 @@ export class TorchServeMetrics {
     this.queueLatency = counter('ts_queue_latency_microseconds', 'Microseconds', model);
     this.queueTime = gauge('QueueTime', 'Milliseconds', host);
     this.workerThreadTime = gauge('WorkerThreadTime', 'Milliseconds', host);
-    this.workerLoadTime = gauge('WorkerLoadTime', 'Milliseconds', ['WorkerName', 'Level', 'Hostname'] as const);
+    // prom-client calls collect() with the gauge as `this`.
+    const self = this;
+    this.workerLoadTime = gauge('WorkerLoadTime', 'Milliseconds', ['WorkerName', 'Level', 'Hostname'] as const, function () {
+      self.settleLoadTimes(this);
+    });
     this.handlerTime = gauge('HandlerTime', 'ms', ['ModelName', 'Level', 'Hostname'] as const);
     this.predictionTime = gauge('PredictionTime', 'ms', ['ModelName', 'Level', 'Hostname'] as const);
     // TorchServe starts its counters at zero, so `rate()` works from the first scrape.
@@ -73,13 +87,23 @@ export class TorchServeMetrics {
     this.predictionTime.set(labels, e.inferenceMs);
   }
 
-  /** A worker finished loading its model `loadMs` after it was started. */
-  workerLoaded(workerName: string, loadMs: number): void {
-    this.workerLoadTime.set({ WorkerName: workerName, Level: 'Host', Hostname: this.hostname }, loadMs);
+  /** A worker finished loading its model; its load time (since it was started) is set at the next scrape. */
+  workerReady(model: string, version: string, workerId: string): void {
+    this.loading.set(workerId, { model, version, readyAt: Date.now() });
   }
 
-  workerGone(workerName: string): void {
-    this.workerLoadTime.remove({ WorkerName: workerName, Level: 'Host', Hostname: this.hostname });
+  workerGone(workerId: string): void {
+    this.loading.delete(workerId);
+    this.workerLoadTime.remove({ WorkerName: workerId, Level: 'Host', Hostname: this.hostname });
+  }
+
+  private settleLoadTimes(gauge: Gauge<'WorkerName' | 'Level' | 'Hostname'>): void {
+    for (const [workerId, { model, version, readyAt }] of this.loading) {
+      const startedAt = this.options.workerStartedAt?.(model, version, workerId);
+      if (startedAt === undefined) continue;
+      gauge.set({ WorkerName: workerId, Level: 'Host', Hostname: this.hostname }, Math.max(0, readyAt - startedAt));
+      this.loading.delete(workerId);
+    }
   }
 
   private hostLabels(): { Level: string; Hostname: string } {
