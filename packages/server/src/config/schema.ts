@@ -1,5 +1,6 @@
 import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { z } from 'zod';
+import { ModelsPropertySchema } from './models-property.js';
 
 const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS } = MODEL_LIMITS;
 
@@ -108,10 +109,22 @@ export const ServerConfigSchema = z.strictObject({
   default_startup_timeout: decimal(0, startupTimeoutS.max).default(DEFAULT_TIMEOUT_S),
   /** Largest request body, in bytes (TorchServe's 6553500 by default); larger bodies get 413. */
   max_request_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
+  /**
+   * Largest answer a handler may give, in bytes (TorchServe's 6553500 by default): a larger one is
+   * refused with 507 `ResponseTooLarge` (TorchServe's status for it) and the worker keeps serving.
+   */
+  max_response_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
+  /** Per-model-version settings as JSON, TorchServe's `models={"name": {"1.0": {"batchSize": 4, …}}}`. */
+  models: ModelsPropertySchema.default({}),
   /** GPUs the workers are spread over (round-robin); 0 runs on CPU. */
   number_of_gpu: integer(0, 64).default(0),
   /** Regular expressions of archive URLs the management API may register from; empty: the model store only. */
   allowed_urls: regexList.default([]),
+  /**
+   * Let `TS_ALLOWED_URLS` set `allowed_urls` when `enable_envvars_config` is on (TorchServe's hardening
+   * after CVE-2023-43654: the environment cannot widen where archives come from unless the file says so).
+   */
+  use_env_allowed_urls: boolean.default(false),
   /** Allow registering and unregistering models through the management API. */
   enable_model_api: boolean.default(false),
   enable_token_authorization: boolean.optional(),
@@ -137,6 +150,43 @@ export const ServerConfigSchema = z.strictObject({
    * `--shutdown-delay-duration`). 0 closes them at once.
    */
   shutdown_delay: integer(0, 3_600).default(0),
+  /** Serve `/metrics` on `metrics_address`; false opens no metrics listener. */
+  enable_metrics_api: boolean.default(true),
+  /**
+   * TorchServe's `log | prometheus | legacy`. Metrics are always Prometheus text on `metrics_address`
+   * here (TorchServe's default `log` leaves `/metrics` empty); another value starts with a warning.
+   */
+  metrics_mode: z.enum(['prometheus', 'log', 'legacy'], { error: 'must be prometheus, log or legacy' }).default('prometheus'),
+  /** Leave out the host's CPU, memory and disk gauges (TorchServe's system metrics). */
+  disable_system_metrics: boolean.default(false),
+  /** `Access-Control-Allow-Origin` on every answer, and preflight requests answered; unset: no CORS. */
+  cors_allowed_origin: z.string().trim().min(1).optional(),
+  cors_allowed_methods: z.string().trim().min(1).optional(),
+  cors_allowed_headers: z.string().trim().min(1).optional(),
+  /** Environment variables whose names match this regular expression are hidden from the workers. */
+  blacklist_env_vars: z
+    .string()
+    .trim()
+    .refine((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression')
+    .optional(),
+  /**
+   * TorchServe decodes JSON and text bodies for the handler when true (its default). Here `body` always
+   * keeps the raw bytes and `json` holds a JSON body parsed, which serves both settings; false starts
+   * with a warning saying so.
+   */
+  decode_input_request: boolean.default(true),
+  /**
+   * TorchServe's switch for PIL's pixel limit. The SDK always bounds decoded pixels (the handler's
+   * `maxImagePixels`); false starts with a warning saying so.
+   */
+  limit_max_image_pixels: boolean.default(true),
 });
 
 /** The raw values a config file or the command line may give, before validation. */

@@ -28,7 +28,7 @@ export const RunStateSchema = z.object({
   /** `starting` from the moment the pid file is claimed until every initial model is ready. */
   phase: z.enum(['starting', 'running']).default('running'),
   /** Known once the ports are bound: absent while starting. */
-  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string() }).optional(),
+  addresses: z.object({ inference: z.string(), management: z.string(), metrics: z.string().optional() }).optional(),
   models: z.array(ModelStateSchema),
 });
 

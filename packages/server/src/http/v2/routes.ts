@@ -10,6 +10,8 @@ import { flattenHeaders, lastValues } from '../inference/request-input.js';
 import { knownTarget } from '../model-target.js';
 import { reportRequestsFinished } from '../request-finished.js';
 import { decodeInferRequest, encodeInferResponse, INFERENCE_HEADER } from './codec.js';
+import { checkInputs, checkOutputs, checkRequestedOutputs } from './model-contract.js';
+import { checkResponseSize } from '../response-size.js';
 import type { V2Parameters } from './schemas.js';
 
 interface ModelParams {
@@ -33,7 +35,7 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.max_request_size }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const http = toHttpError(error);
+    const http = toHttpError(error, { maxRequestSize: ctx.config.max_request_size });
     // Only the unexpected is logged here; the access log already has every status.
     if (http.body.type === InternalServerError.code) {
       ctx.logger.error('unexpected error answering a v2 request', { requestId: request.id, url: request.url, error });
@@ -85,8 +87,13 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const headerLength = request.headers[INFERENCE_HEADER];
     const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+    checkInputs(handle, decoded.tensors);
+    checkRequestedOutputs(handle, decoded.requestedOutputs);
     const outcome = await handle.submit({ input: toRequestInput(request, decoded.tensors, decoded.requestedOutputs), api: 'v2', receivedAt });
     timings.record(request, outcome);
+    checkResponseSize(handle.name, outcome, ctx.config.max_response_size);
+    const answered = outcomeTensors(outcome);
+    checkOutputs(handle, answered);
     const encoded = encodeInferResponse(
       {
         model_name: handle.name,
@@ -94,7 +101,7 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
         id: decoded.request.id,
         parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
       },
-      selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
+      selectOutputs(answered, decoded.requestedOutputs, handle),
       decoded.wantsBinary,
     );
     if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
@@ -109,14 +116,17 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
 }
 
 /**
- * The handler sees a v2 request as it sees `/predictions`: when there is exactly one BYTES input, its
- * first element is `body` (an image sent as BYTES goes through the same preprocessing), and every
- * input is in `tensors` for handlers that take raw tensors.
+ * The handler sees a v2 request as it sees `/predictions`: when there is exactly one BYTES input of
+ * exactly one element, that element is `body` (an image sent as BYTES goes through the same
+ * preprocessing), and every input is in `tensors` for handlers that take raw tensors. A BYTES input
+ * of several elements leaves `body` empty, so a handler that reads only `body` fails rather than
+ * answer for the first element alone.
  */
 function toRequestInput(request: FastifyRequest, tensors: NamedTensor[], requestedOutputs: string[] | undefined): RequestInput {
   const bytesInputs = tensors.filter((t) => t.datatype === 'BYTES');
+  const only = bytesInputs.length === 1 && bytesInputs[0]!.data.length === 1 ? bytesInputs[0]! : undefined;
   // The tensor's own element, not a copy: the worker channel sends it once for both places.
-  const body = (bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined) ?? new Uint8Array(0);
+  const body = (only?.data[0] as Uint8Array | undefined) ?? new Uint8Array(0);
   return {
     requestId: request.id,
     body,
