@@ -71,4 +71,6 @@ EXPOSE 8080 8081 8082 9000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/ping').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # PID 1 is model-server itself: it handles SIGTERM (drain) and SIGINT, and reaps its own workers.
-ENTRYPOINT ["node", "/opt/nodeserve/packages/server/dist/cli.js", "--start", "--foreground"]
+# The old generation `--start` gives the server it launches (lifecycle/daemon.ts); a foreground server
+# started by node directly needs it on node's own command line (NODE_OPTIONS does not take it).
+ENTRYPOINT ["node", "--initial-old-space-size=128", "/opt/nodeserve/packages/server/dist/cli.js", "--start", "--foreground"]

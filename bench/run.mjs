@@ -17,9 +17,11 @@ import { compareGrpcWithRest, grpcTable } from './lib/grpc-load.mjs';
 import { describeHardware, hardwareLine } from './lib/hardware.mjs';
 import { resolveModels } from './lib/models.mjs';
 import { parseBenchOptions } from './lib/options.mjs';
+import { comparePreprocessing } from './lib/pixel-check.mjs';
 import { serveAndLoad, stopServerIn } from './lib/serve.mjs';
 import { latencyChartSvg } from './lib/svg.mjs';
 import { renderTable, resultRows } from './lib/table.mjs';
+import { prepareYardstick, runYardstick } from './lib/yardstick.mjs';
 import { cpuMs } from '../scripts/demo/processes.mjs';
 import { labelsFile } from '../scripts/demo/weights.mjs';
 
@@ -83,7 +85,27 @@ mkdirSync(outDir, { recursive: true });
 log(`nodeserve bench on ${hardwareLine(hardware)}`);
 log(`load: ab -k, concurrency ${opts.concurrency}, POST ../shared/images/kitten.jpg${opts.quick ? ' (--quick)' : ''}`);
 
-const results = { generatedAt: new Date().toISOString(), hardware, hardwareLine: hardwareLine(hardware), quick: opts.quick, models: /** @type {any[]} */ ([]), echo: /** @type {any} */ (undefined), archive: /** @type {any} */ (undefined), grpc: /** @type {any[] | undefined} */ (undefined) };
+const results = {
+  generatedAt: new Date().toISOString(),
+  hardware,
+  hardwareLine: hardwareLine(hardware),
+  quick: opts.quick,
+  models: /** @type {any[]} */ ([]),
+  yardstick: /** @type {any} */ (undefined),
+  pixels: /** @type {any} */ (undefined),
+  echo: /** @type {any} */ (undefined),
+  archive: /** @type {any} */ (undefined),
+  grpc: /** @type {any[] | undefined} */ (undefined),
+};
+
+const PEER_DIR = join(ROOT, '../shared/peer-pipeline');
+const LABELS = labelsFile(ROOT);
+const yardstickEnv = opts.skip.includes('yardstick')
+  ? { ok: /** @type {const} */ (false), reason: 'left out (--skip yardstick)' }
+  : await prepareYardstick({ peerDir: PEER_DIR, onnxruntimeVersion: hardware.onnxruntime, log });
+if (!yardstickEnv.ok) log(`yardstick unavailable: ${yardstickEnv.reason}`);
+else log(`yardstick: ${PEER_DIR} with Python ${yardstickEnv.versions.python}, Pillow ${yardstickEnv.versions.pillow}, numpy ${yardstickEnv.versions.numpy}, onnxruntime ${yardstickEnv.versions.onnxruntime}`);
+results.yardstick = yardstickEnv.ok ? { versions: yardstickEnv.versions } : { reason: yardstickEnv.reason };
 
 for (const model of resolveModels(ROOT, opts.models, log)) {
   log(`\n== ${model.label}: ${model.path} (${(model.bytes / 2 ** 20).toFixed(0)} MiB)`);
@@ -92,18 +114,18 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
   log('  1. ONNX Runtime alone, in process');
   const ort = await sweepCeiling({ modelPath: model.path, batches: opts.batches, durationMs: opts.sweepMs, cores: hardware.cores, onPoint: point('ort') });
   log('  1. in process with JPEG decode + preprocess (the handler SDK\'s image path)');
-  const pipeline = await sweepCeiling({
-    modelPath: model.path,
-    batches: [...new Set([1, ort.best.batch])],
-    durationMs: opts.sweepMs,
-    cores: hardware.cores,
-    mode: 'pipeline',
-    jpegPath: BODY,
-    preprocessModule: PREPROCESS,
-    onPoint: point('pipeline'),
-  });
-  const best = pipeline.best;
-  log(`  2. model-server with the example handler: ${best.workers} worker(s) × ${best.threads} intra-op thread(s), batch_size ${best.batch}`);
+  const pipelineOptions = { modelPath: model.path, durationMs: opts.sweepMs, mode: /** @type {const} */ ('pipeline'), jpegPath: BODY, preprocessModule: PREPROCESS };
+  const pipeline = await sweepCeiling({ ...pipelineOptions, batches: [...new Set([1, ort.best.batch])], cores: hardware.cores, onPoint: point('pipeline') });
+  // The yardstick's layout: one process per core, one ONNX Runtime thread each, one image at a time.
+  const layout = { workers: hardware.cores, threads: 1, batch: 1 };
+  const yardstickRun = () =>
+    runYardstick(yardstickEnv, { peerDir: PEER_DIR, model: model.path, labels: LABELS, image: BODY, procs: layout.workers, threads: layout.threads, seconds: opts.yardstickMs / 1000 });
+  const logYardstick = (/** @type {any} */ y) =>
+    log(y.ok ? `    yardstick ${y.procs} process(es) × ${y.threads} thread(s): ${y.images_per_s.toFixed(1)} img/s` : `    yardstick: ${y.reason}`);
+  log('  2. the yardstick: the peers\' worker path (PIL, numpy, onnxruntime in Python processes)');
+  const yardsticks = [await yardstickRun()];
+  logYardstick(yardsticks[0]);
+  log('  3. model-server at its defaults, with the example handler');
   const workdir = newScratch(model.id);
   const served = await serveAndLoad({
     root: ROOT,
@@ -111,11 +133,7 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     name: 'resnet50',
     handler: HANDLER,
     modelFile: model.path,
-    extraFiles: [labelsFile(ROOT)],
-    workers: best.workers,
-    threads: best.threads,
-    batchSize: best.batch,
-    maxBatchDelayMs: 5,
+    extraFiles: [LABELS],
     body: BODY,
     requests: opts.requestsFor(model.speed),
     warmupRequests: Math.max(opts.concurrency, Math.round(opts.requestsFor(model.speed) / 10)),
@@ -124,21 +142,28 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
     log,
   });
   dropScratch(workdir);
-  // The ceiling is a best case: measure its point again now and keep the better, so load from
-  // elsewhere during the first measurement cannot lower the bar the server is held to.
-  const again = await measureThroughput({ modelPath: model.path, workers: best.workers, threads: best.threads, batch: best.batch, durationMs: opts.sweepMs, mode: 'pipeline', jpegPath: BODY, preprocessModule: PREPROCESS });
+  // Both references are best cases: each is measured again after the server's load and the better
+  // kept, so load from elsewhere during one measurement cannot lower the bar the server is held to.
+  yardsticks.push(await yardstickRun());
+  logYardstick(yardsticks[1]);
+  // As long as a yardstick run, so the two references are measured alike.
+  const again = await measureThroughput({ ...pipelineOptions, ...layout, durationMs: opts.yardstickMs });
   point('pipeline, again after the server run:')(again);
-  if (again.imagesPerSec > best.imagesPerSec) {
-    pipeline.best = again;
-    pipeline.points.push(again);
-  }
+  pipeline.points.push(again);
+  if (again.imagesPerSec > pipeline.best.imagesPerSec) pipeline.best = again;
+  const atLayout = pipeline.points
+    .filter((p) => p.workers === layout.workers && p.threads === layout.threads && p.batch === layout.batch)
+    .reduce((a, b) => (b.imagesPerSec > a.imagesPerSec ? b : a));
+  const measured = yardsticks.filter((y) => y.ok);
+  const yardstick = measured.length > 0 ? measured.reduce((a, b) => (b.images_per_s > a.images_per_s ? b : a)) : yardsticks[0];
   const entry = {
     id: model.id,
     label: model.label,
     file: model.path.startsWith(ROOT) ? model.path.slice(ROOT.length + 1) : `../${model.path.split('/').slice(-3).join('/')}`,
     bytes: model.bytes,
     weights: model.weights,
-    ceiling: { ort, pipeline },
+    ceiling: { ort, pipeline, atLayout },
+    yardstick: { best: yardstick, runs: yardsticks },
     coldStartMs: served.coldStartMs,
     coldStartPhases: served.coldStartPhases,
     server: served.server,
@@ -146,7 +171,17 @@ for (const model of resolveModels(ROOT, opts.models, log)) {
   };
   results.models.push(entry);
   writeFileSync(join(outDir, `${model.id}.json`), `${JSON.stringify({ hardware, ...entry }, null, 2)}\n`);
-  log(`    → ${served.server.requestsPerSec.toFixed(1)} req/s, ${served.server.unsuccessful} failed, p99 ${served.server.latencyMs.p99} ms; ${(entry.ratio * 100).toFixed(0)} % of the in-process ceiling`);
+  const vsYardstick = yardstick.ok ? `; ${(served.server.requestsPerSec / yardstick.images_per_s).toFixed(2)}× the yardstick` : '';
+  log(`    → ${served.server.requestsPerSec.toFixed(1)} req/s, ${served.server.unsuccessful} failed, p99 ${served.server.latencyMs.p99} ms; ${(entry.ratio * 100).toFixed(0)} % of the in-process pipeline${vsYardstick}`);
+}
+
+if (!opts.skip.includes('pixels')) {
+  log('\n== 7. preprocessing against the peers\' (Pillow bilinear, numpy) on every photo in ../shared/images');
+  results.pixels = yardstickEnv.ok
+    ? await comparePreprocessing({ python: yardstickEnv.python, peerDir: PEER_DIR, imagesDir: join(ROOT, '../shared/images') })
+    : { ok: false, reason: yardstickEnv.reason };
+  const px = results.pixels;
+  log(px.ok ? `    max ${px.maxLevels.toFixed(0)} of 255 levels (${px.worstImage}), mean ${px.meanLevels.toFixed(2)} over ${px.images} photos` : `    ${px.reason}`);
 }
 
 if (!opts.skip.includes('echo')) {
@@ -158,10 +193,6 @@ if (!opts.skip.includes('echo')) {
     workdir,
     name: 'echo',
     handler: ECHO_HANDLER,
-    workers: 1,
-    threads: 1,
-    batchSize: 8,
-    maxBatchDelayMs: 0,
     body: BODY,
     requests,
     warmupRequests: Math.max(opts.concurrency, Math.round(requests / 10)),
@@ -191,14 +222,14 @@ if (!opts.skip.includes('grpc')) {
   log(`\n== gRPC ModelInfer next to REST /predictions, the same load (${requests} requests, c=${opts.concurrency})`);
   const mobilenet = opts.models.includes('mobilenet') ? resolveModels(ROOT, ['mobilenet'], log) : [];
   const served = [
-    { name: 'echo', handler: ECHO_HANDLER, batchSize: 8, maxBatchDelayMs: 0 },
-    ...mobilenet.map((m) => ({ name: 'mobilenet', handler: HANDLER, modelFile: m.path, extraFiles: [labelsFile(ROOT)], batchSize: 8, maxBatchDelayMs: 5 })),
+    { name: 'echo', handler: ECHO_HANDLER, inputName: 'body' },
+    ...mobilenet.map((m) => ({ name: 'mobilenet', handler: HANDLER, modelFile: m.path, extraFiles: [LABELS], inputName: 'image' })),
   ];
   results.grpc = [];
   for (const model of served) {
     log(`  ${model.name}:`);
     const workdir = newScratch(`grpc-${model.name}`);
-    const run = await compareGrpcWithRest({ root: ROOT, workdir, workers: 1, threads: hardware.cores, body: BODY, requests, concurrency: opts.concurrency, log, ...model });
+    const run = await compareGrpcWithRest({ root: ROOT, workdir, body: BODY, requests, concurrency: opts.concurrency, log, ...model });
     dropScratch(workdir);
     log(`    → REST ${run.rest.requestsPerSec.toFixed(0)} req/s, gRPC ${run.grpc.requestsPerSec.toFixed(0)} req/s (${run.ratio.toFixed(2)}×)`);
     results.grpc.push(run);
@@ -212,8 +243,8 @@ if (!opts.skip.includes('archive')) {
   if (synthetic) results.archive = await measureArchiveCost({ root: ROOT, modelPath: synthetic.path, handler: HANDLER, runs: 3 });
 }
 
-if (results.echo || results.archive) {
-  writeFileSync(join(outDir, 'request-path.json'), `${JSON.stringify({ hardware, echo: results.echo, archive: results.archive }, null, 2)}\n`);
+if (results.echo || results.archive || results.pixels) {
+  writeFileSync(join(outDir, 'request-path.json'), `${JSON.stringify({ hardware, echo: results.echo, archive: results.archive, pixels: results.pixels }, null, 2)}\n`);
 }
 const table = renderTable(resultRows(results));
 const series = [
@@ -232,7 +263,10 @@ writeFileSync(
 const summary = (/** @type {string} */ chart) =>
   [
     `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
-    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` after a warm-up in rounds of a tenth as many requests until the RSS levels off (the table's growth row starts there).`,
+    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` of model-server at its defaults, after a warm-up in rounds of a tenth as many requests until the RSS levels off (the table's growth row starts there).`,
+    results.yardstick?.versions
+      ? `Yardstick: \`../shared/peer-pipeline/run.py\` (Python ${results.yardstick.versions.python}, Pillow ${results.yardstick.versions.pillow}, numpy ${results.yardstick.versions.numpy}, onnxruntime ${results.yardstick.versions.onnxruntime}), one process per core × 1 thread, the same model and image, ${opts.yardstickMs / 1000} s before and after the server's load, the better kept.`
+      : `Yardstick: not measured: ${results.yardstick?.reason ?? 'left out'}.`,
     '',
     table,
     '',

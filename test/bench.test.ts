@@ -1,9 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KITTEN = join(ROOT, '../shared/images/kitten.jpg');
 const MOBILENET = join(ROOT, '../shared/models/mobilenetv2-12-int8.onnx');
+const PEER_DIR = join(ROOT, '../shared/peer-pipeline');
+const IMAGES = join(ROOT, '../shared/images');
 
 interface AbResult {
   complete: number;
@@ -70,4 +74,50 @@ describe('npm run bench building blocks', () => {
     });
     expect(pipeline.images).toBeGreaterThan(0);
   }, 30_000);
+
+  it('says why the yardstick has no figure when Python cannot be found, instead of inventing one', async () => {
+    const { prepareYardstick, runYardstick } = await load<{
+      prepareYardstick: (o: object) => Promise<{ ok: boolean; reason?: string }>;
+      runYardstick: (env: object, o: object) => Promise<{ ok: boolean; reason?: string }>;
+    }>('bench/lib/yardstick.mjs');
+    const env = await prepareYardstick({ peerDir: PEER_DIR, onnxruntimeVersion: '1.30.0', log: () => {}, python: join(ROOT, 'no-such-python3') });
+    expect(env.ok).toBe(false);
+    expect(env.reason).toMatch(/no-such-python3 not found: install Python 3 with venv/);
+    const run = await runYardstick(env, { peerDir: PEER_DIR, model: MOBILENET, image: KITTEN, procs: 1, threads: 1, seconds: 1 });
+    expect(run).toEqual({ ok: false, reason: env.reason });
+  });
 });
+
+/**
+ * A Python with Pillow and numpy for the peers' preprocessing: the bench's yardstick venv when it
+ * was made, else NODESERVE_BENCH_PYTHON, else python3; undefined (with the reason) when none has them.
+ */
+async function peerPython(): Promise<{ python?: string; reason: string }> {
+  const { yardstickVenvDir } = await load<{ yardstickVenvDir: (tag: string) => string }>('bench/lib/yardstick.mjs');
+  const venvRoot = join(yardstickVenvDir('x'), '..');
+  const venvs = existsSync(venvRoot) ? readdirSync(venvRoot).map((d) => join(venvRoot, d, 'bin', 'python')) : [];
+  const candidates = [...venvs, process.env['NODESERVE_BENCH_PYTHON'], 'python3'].filter((p): p is string => p !== undefined);
+  for (const python of candidates) {
+    if (spawnSync(python, ['-c', 'import PIL, numpy'], { stdio: 'ignore' }).status === 0) return { python, reason: '' };
+  }
+  return { reason: `no Python with Pillow and numpy among ${candidates.join(', ')} (npm run bench makes one under ~/.cache/nodeserve)` };
+}
+
+describe('preprocessing against the peers\' Pillow pipeline', () => {
+  it('lands within 2 of 255 levels of imagenet_onnx.py on every shared photo', async () => {
+    const { python, reason } = await peerPython();
+    if (python === undefined) {
+      console.warn(`skipped: ${reason}`);
+      return;
+    }
+    const { comparePreprocessing } = await load<{ comparePreprocessing: (o: object) => Promise<any> }>('bench/lib/pixel-check.mjs');
+    const r = await comparePreprocessing({ python, peerDir: PEER_DIR, imagesDir: IMAGES });
+    expect(r.ok).toBe(true);
+    expect(r.images).toBe(9);
+    // Same decoder (libjpeg-turbo's islow IDCT in both), same bilinear geometry: what is left is
+    // libvips's and Pillow's fixed-point rounding in the reduce, measured at most 2 levels, mean 0.14.
+    expect(r.maxLevels).toBeLessThanOrEqual(2.01);
+    expect(r.meanLevels).toBeLessThan(0.3);
+  }, 60_000);
+});
+

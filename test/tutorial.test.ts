@@ -87,7 +87,8 @@ describe('model-server: the tutorial flow with a real ONNX model', () => {
     const status = await modelServer(cwd, ['--status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`inference:  ${inference}`);
-    expect(status.stdout).toMatch(/resnet50 1\.0 \(default\): ready, 1 worker/);
+    // At the defaults: one worker per core (docs/server.md, "Workers and threads").
+    expect(status.stdout).toMatch(/resnet50 1\.0 \(default\): ready, \d+ workers?, 0 queued/);
     expect(status.stdout).toMatch(/: Healthy/);
   });
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { sessionOptions } from '@nodeserve/handler-sdk';
 import ort from 'onnxruntime-node';
 
 /**
@@ -12,12 +13,8 @@ import ort from 'onnxruntime-node';
  */
 const job = workerData;
 
-const session = await ort.InferenceSession.create(job.modelPath, {
-  intraOpNumThreads: job.threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-});
+// The session options the server's workers use, with this point's thread count.
+const session = await ort.InferenceSession.create(job.modelPath, sessionOptions({ intraOpNumThreads: job.threads, interOpNumThreads: 1 }));
 const inputName = /** @type {string} */ (session.inputNames[0]);
 const IMAGE = 3 * 224 * 224;
 

@@ -88,15 +88,15 @@ export async function runGrpcLoad(o) {
 }
 
 /**
- * The same load through both front doors of one server: `ab -k` POSTing `body` to `/predictions/{name}`
- * and `ModelInfer` with `body` as one BYTES input, the same number of requests at the same concurrency,
- * each after a warm-up of a tenth as many. Server CPU per request is measured for each (the server
- * process and its workers), since the two clients differ: ab is C, the gRPC generator JavaScript
- * sharing the bench's process.
+ * The same load through both front doors of one server at its defaults (`writeServerConfig`): `ab -k`
+ * POSTing `body` to `/predictions/{name}` and `ModelInfer` with `body` as the one element of the BYTES
+ * input `inputName` (the classifier's `image`, the echo handler's `body`: inputs are matched by name
+ * against the model's metadata), the same number of requests at the same concurrency, each after a
+ * warm-up of a tenth as many. Server CPU per request is measured for each (the server process and its
+ * workers), since the two clients differ: ab is C, the gRPC generator JavaScript sharing the bench's process.
  *
  * @param {{ root: string, workdir: string, name: string, handler: string, modelFile?: string, extraFiles?: string[],
- *   workers: number, threads: number, batchSize: number, maxBatchDelayMs: number,
- *   body: string, requests: number, concurrency: number, log: (line: string) => void }} o
+ *   inputName: string, body: string, requests: number, concurrency: number, log: (line: string) => void }} o
  */
 export async function compareGrpcWithRest(o) {
   const store = await archiveModel({ ...o, warmupRequests: 0, profile: false });
@@ -108,7 +108,7 @@ export async function compareGrpcWithRest(o) {
     const target = readServerRunState(runPaths({ cwd: o.workdir, env: {} }))?.addresses?.grpcInference;
     if (target === undefined) throw new Error('the server reports no gRPC address');
     const url = `http://127.0.0.1:${state.inference}/predictions/${o.name}`;
-    const request = { model_name: o.name, inputs: [{ name: 'body', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [body] } }] };
+    const request = { model_name: o.name, inputs: [{ name: o.inputName, datatype: 'BYTES', shape: [1], contents: { bytes_contents: [body] } }] };
     const warmup = Math.max(o.concurrency, Math.round(o.requests / 10));
     const serverCpu = async (/** @type {() => Promise<any>} */ load) => {
       const pids = processTree(state.pid);

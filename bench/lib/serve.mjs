@@ -14,20 +14,18 @@ import { sampleRss, treeRss } from './rss.mjs';
  * scratch directory on free ports, `ab` loads them, `model-server --stop` ends it.
  *
  * @typedef {{ root: string, workdir: string, name: string, handler: string, modelFile?: string, extraFiles?: string[],
- *   workers: number, threads: number, batchSize: number, maxBatchDelayMs: number,
  *   body: string, requests: number, warmupRequests: number, concurrency: number, profile?: boolean, log: (line: string) => void }} ServeOptions
  */
 
-/** @param {ServeOptions} o */
+/**
+ * Packs the model as a user would, with no `--config-file`: workers, threads and batching are the
+ * server's defaults, the ones it ships with.
+ * @param {ServeOptions} o
+ */
 export async function archiveModel(o) {
   const store = join(o.workdir, 'model_store');
   mkdirSync(store, { recursive: true });
-  const modelConfig = join(o.workdir, `${o.name}-config.json`);
-  writeFileSync(
-    modelConfig,
-    JSON.stringify({ minWorkers: o.workers, maxWorkers: o.workers, batchSize: o.batchSize, maxBatchDelay: o.maxBatchDelayMs, intraOpNumThreads: o.threads, interOpNumThreads: 1 }),
-  );
-  const args = ['--model-name', o.name, '--version', '1.0', '--handler', o.handler, '--config-file', modelConfig, '--export-path', store, '--force'];
+  const args = ['--model-name', o.name, '--version', '1.0', '--handler', o.handler, '--export-path', store, '--force'];
   if (o.modelFile) args.push('--serialized-file', o.modelFile);
   if (o.extraFiles?.length) args.push('--extra-files', o.extraFiles.join(','));
   await runCli(o.root, 'packages/archiver/dist/cli.js', args, o.root);
@@ -35,9 +33,9 @@ export async function archiveModel(o) {
 }
 
 /**
- * The server's config.properties in `o.workdir`: every address on a free port, the model's workers
- * and batching; returns its path.
- * @param {Pick<ServeOptions, 'workdir' | 'workers' | 'batchSize' | 'maxBatchDelayMs'>} o
+ * The server's config.properties in `o.workdir`: every address on a free port of 127.0.0.1 (the gRPC
+ * service's too) and nothing else, so the server runs at its defaults; returns its path.
+ * @param {{ workdir: string }} o
  */
 export function writeServerConfig(o) {
   const config = join(o.workdir, 'config.properties');
@@ -48,11 +46,6 @@ export function writeServerConfig(o) {
       'management_address=http://127.0.0.1:0',
       'metrics_address=http://127.0.0.1:0',
       'grpc_inference_address=127.0.0.1:0',
-      // TorchServe's benchmark configuration: the queue never sheds load the clients cannot exceed.
-      'job_queue_size=1000',
-      `default_workers_per_model=${o.workers}`,
-      `batch_size=${o.batchSize}`,
-      `max_batch_delay=${o.maxBatchDelayMs}`,
       '',
     ].join('\n'),
   );
@@ -60,8 +53,9 @@ export function writeServerConfig(o) {
 }
 
 /**
- * Starts the server, times the cold start (spawn of `--start` → first 200), warms up, then runs the
- * measured load while sampling the RSS of the server and its workers; stops the server in any case.
+ * Starts the server at its defaults (`writeServerConfig`), times the cold start (spawn of `--start` →
+ * first 200), warms up, then runs the measured load while sampling the RSS of the server and its
+ * workers; stops the server in any case.
  * @param {ServeOptions} o
  */
 export async function serveAndLoad(o) {
@@ -96,6 +90,8 @@ export async function serveAndLoad(o) {
     o.log(`    cold start ${coldStartMs} ms; warm-up: rounds of ${o.warmupRequests} requests until the RSS levels off`);
     const warmup = await warmUp(url, serverPid, o);
     o.log(`    warm-up: ${warmup.rounds} round(s), RSS ${warmup.rssMiB.map((m) => m.toFixed(0)).join(' → ')} MiB`);
+    const settings = await servedSettings(state.management, o.name, join(o.workdir, 'logs', 'model-server.log'));
+    o.log(`    the server's defaults: ${describeSettings(settings)}`);
     const before = await scrapeBatchSize(state.metrics, o.name);
     if (o.profile) for (const pid of processTree(serverPid)) process.kill(pid, 'SIGUSR2');
     const rss = sampleRss(serverPid);
@@ -140,7 +136,7 @@ export async function serveAndLoad(o) {
             endBytes: sampled.marksByPid.end?.[pid] ?? 0,
           })),
         },
-        settings: { workers: o.workers, intraOpThreads: o.threads, batchSize: o.batchSize, maxBatchDelayMs: o.maxBatchDelayMs },
+        settings,
       },
     };
   } finally {
@@ -270,6 +266,34 @@ export async function scrapeBatchSize(port, model) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The layout the server chose for the model: workers, batch size and delay from the management API
+ * (`GET /models/{name}`), ONNX Runtime's threads from the worker's session log line.
+ * @param {number} port management port
+ * @param {string} model
+ * @param {string} logFile
+ * @returns {Promise<{ workers: number, intraOpThreads: number | null, batchSize: number, maxBatchDelayMs: number }>}
+ */
+export async function servedSettings(port, model, logFile) {
+  const [described] = await (await fetch(`http://127.0.0.1:${port}/models/${model}`)).json();
+  let intraOpThreads = null;
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('ONNX Runtime session runs on')) continue;
+    try {
+      intraOpThreads = JSON.parse(line).intraOpNumThreads ?? intraOpThreads;
+    } catch {
+      // A line cut short while the server was writing it.
+    }
+  }
+  return { workers: described.workers.length, intraOpThreads, batchSize: described.batchSize, maxBatchDelayMs: described.maxBatchDelay };
+}
+
+/** @param {Awaited<ReturnType<typeof servedSettings>>} s */
+export function describeSettings(s) {
+  const threads = s.intraOpThreads === null ? ' (no ONNX Runtime session)' : ` × ${s.intraOpThreads} ONNX Runtime thread(s)`;
+  return `${s.workers} worker(s)${threads}, batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms`;
 }
 
 /**

@@ -27,10 +27,10 @@ export class ImgClassifierService extends ImageClassifier {
   }
 
   /**
-   * One request → `[1, 3, S, S]` float32, S the model's input size: the image decoded upright, its
-   * shorter side scaled to S·256/224, centre-cropped, normalised with the ImageNet mean/std. A v2
-   * request carrying an FP32 tensor of the model's input shape is taken as it is; a bad `?topk=`
-   * fails before any decoding.
+   * One request → `[N, 3, S, S]` float32, S the model's input size: each image (the body, base64 text
+   * of one, or the N elements of a v2 `image` BYTES input) decoded upright, its shorter side scaled to
+   * S·256/224, centre-cropped, normalised with the ImageNet mean/std. A v2 request carrying an FP32
+   * tensor of the model's input shape is taken as it is; a bad `?topk=` fails before any decoding.
    */
   override async preprocess(request: RequestInput): Promise<Tensor> {
     return super.preprocess(request);
@@ -38,7 +38,8 @@ export class ImgClassifierService extends ImageClassifier {
 
   /**
    * Softmax over each image's scores, the top k (the request's `topk`, else the config's, else 5),
-   * as `[{"tabby": 0.47}, {"tiger cat": 0.40}, …]`; a tensor of several images gets one list each.
+   * as `[{"tabby": 0.47}, {"tiger cat": 0.40}, …]`; several images get one list each. A v2 request
+   * gets the tensors `describe()` advertises: the model's scores (`output`) and those lists (`classes`).
    */
   override async postprocess(outputs: ModelOutputs, batch: Batch): Promise<HandlerResult[]> {
     return super.postprocess(outputs, batch);

@@ -5,13 +5,13 @@ import { portOf, readRunState as readServerRunState, runPaths } from '@nodeserve
  * The pid and the ports a started model-server really bound (they differ from the configured ones
  * when those were 0), read from its run-state file in `cwd`'s log directory by the server's own reader.
  * @param {string} cwd
- * @returns {{ pid: number, inference: number, management: number, metrics: number } | undefined}
+ * @returns {{ pid: number, inference: number, management: number, metrics: number | undefined } | undefined}
  */
 export function readRunState(cwd) {
   const state = readServerRunState(runPaths({ cwd }));
   if (state?.addresses === undefined) return undefined;
   const { inference, management, metrics } = state.addresses;
-  return { pid: state.pid, inference: portOf(inference), management: portOf(management), metrics: portOf(metrics) };
+  return { pid: state.pid, inference: portOf(inference), management: portOf(management), metrics: metrics === undefined ? undefined : portOf(metrics) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
-import { createContext, type Context, type Logger, type MetricsRecorder, type RequestInput } from '@nodeserve/handler-sdk';
+import { createContext, isTensorResponse, type Context, type Logger, type MetricsRecorder, type RequestInput } from '@nodeserve/handler-sdk';
 import { SHARED_IMAGES, SHARED_MODELS } from './imagenet-reference.js';
 
 export { REPO_ROOT, SHARED_IMAGES, SHARED_MODELS } from './imagenet-reference.js';
@@ -92,4 +92,16 @@ export function top1Of(answer: unknown): string {
   if (answer instanceof Error) throw new Error(`the request failed: ${(answer as Error & { code?: string }).code ?? answer.name}: ${answer.message}`);
   if (!Array.isArray(answer) || answer.length === 0) throw new Error(`not a classifier answer: ${JSON.stringify(answer)}`);
   return labelOf(answer[0] as Record<string, number>);
+}
+
+/**
+ * A classifier's v2 answer (tensors) as one labelled top-k list per image, read from its `classes`
+ * output (JSON text per image); fails when the answer is not tensors.
+ */
+export function classesOf(answer: unknown): Array<Array<Record<string, number>>> {
+  if (!isTensorResponse(answer)) throw new Error(`not a tensor answer: ${answer instanceof Error ? answer.message : JSON.stringify(answer)}`);
+  const classes = answer.outputs.find((o) => o.name === 'classes');
+  if (classes === undefined) throw new Error(`no "classes" output among ${answer.outputs.map((o) => o.name).join(', ')}`);
+  const decoder = new TextDecoder();
+  return (classes.data as Uint8Array[]).map((item) => JSON.parse(decoder.decode(item)) as Array<Record<string, number>>);
 }

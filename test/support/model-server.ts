@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,42 @@ export async function buildClassifierArchive(store: string, options: { name?: st
 }
 
 /**
+ * Archives a small handler module (one of `FIXTURES`, or any file) as `<name>.mar` in `store`, with
+ * the model config file `configFile` if given.
+ */
+export async function archiveHandler(
+  store: string,
+  handler: string,
+  options: { name: string; version?: string; configFile?: string; fileName?: string },
+): Promise<string> {
+  const out = await mkdtemp(path.join(tmpdir(), 'nodeserve-mar-'));
+  try {
+    const { path: built } = await createArchive({
+      modelName: options.name,
+      version: options.version ?? '1.0',
+      handler,
+      exportPath: out,
+      cwd: ROOT,
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    });
+    const fileName = options.fileName ?? `${options.name}.mar`;
+    await writeFile(path.join(store, fileName), await readFile(built));
+    return fileName;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for tests that must name a port, not ask for 0). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
  * Starts `model-server --start` in its own scratch directory with every address on 127.0.0.1 and an
  * ephemeral port, a model store in it, and `config` written to its config.properties (backslashes
  * escaped, as a properties file needs). `prepare` fills the model store before the server starts.
@@ -141,7 +178,9 @@ export async function startModelServer(options: {
   config?: Record<string, string | number | boolean>;
   models?: string[];
   prepare?: (store: string) => Promise<void>;
-}): Promise<ModelServer> {
+  /** Environment of the server (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}): Promise<ModelServer & { startOutput: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nodeserve-api-'));
   const store = path.join(dir, 'store');
   await mkdir(store);
@@ -156,7 +195,12 @@ export async function startModelServer(options: {
     ...options.config,
   };
   await writeFile(path.join(dir, 'config.properties'), Object.entries(config).map(([k, v]) => `${k}=${String(v).replace(/\\/g, '\\\\')}`).join('\n') + '\n');
-  const started = await modelServer(dir, ['--start', '--config', 'config.properties', ...(options.models?.length ? ['--models', ...options.models] : [])], 90_000);
+  const started = await modelServer(
+    dir,
+    ['--start', '--config', 'config.properties', ...(options.models?.length ? ['--models', ...options.models] : [])],
+    90_000,
+    options.env === undefined ? {} : { env: options.env },
+  );
   if (started.code !== 0) {
     const log = await readFile(path.join(dir, 'logs/model-server.log'), 'utf8').catch(() => '');
     await rm(dir, { recursive: true, force: true });
@@ -167,7 +211,9 @@ export async function startModelServer(options: {
     dir,
     store,
     ...addresses,
+    metrics: addresses.metrics ?? '',
     grpcInference: addresses.grpcInference ?? '',
+    startOutput: started.stdout + started.stderr,
     async stop() {
       await stopAndClean(dir);
       await rm(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { BUNDLE_PATH, MANIFEST_PATH, extractArchive, inspectArchive } from '../src/index.js';
+import { readManifest } from '../src/reader/index.js';
 import { Scratch } from './helpers/archives.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -143,6 +144,8 @@ describe('model-archiver, TorchServe style', () => {
     expect(manifest.config).toMatchObject({ batchSize: 4, maxBatchDelay: 50, handler: { topk: 5 } });
     expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining([MANIFEST_PATH, 'echo.ts', 'index_to_name.json', 'mobilenetv2-12-int8.onnx', BUNDLE_PATH]));
     if (format === 'zip-store') for (const e of entries) expect(e.compressedSize).toBe(e.size);
+    // The manifest alone (what the server reads to apply per-model settings) is the same manifest.
+    expect(await readManifest(scratch.path(`out/${output}`))).toEqual(manifest);
   });
 });
 

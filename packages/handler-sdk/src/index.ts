@@ -26,6 +26,7 @@ export { createContext, type CreateContextOptions } from './context/create-conte
 
 // Building blocks for handlers of other shapes.
 export { createSession, type ExecutionProvider, type LoadedSession } from './onnx/create-session.js';
+export { sessionOptions } from './onnx/session-options.js';
 export { describeSession, type ModelDescription, type TensorMetadata } from './onnx/describe.js';
 export { selectImageBackend, type ImageBackend, type ImageBackendName, type DecodedPixels } from './image/backend.js';
 export { preprocessImage } from './image/preprocess-image.js';

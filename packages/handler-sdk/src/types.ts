@@ -26,7 +26,8 @@ export interface RequestInput {
   requestId: string;
   /**
    * The payload: the raw body, or for a multipart form the bytes of its `data` (else `body`, else
-   * only) field, or for a v2 request with one `BYTES` input that input's first element.
+   * only) field, or for a v2 request (REST or gRPC) with exactly one `BYTES` input of one element,
+   * that element; empty when that input holds several (read them from `tensors`).
    */
   body: Uint8Array;
   /** The same bytes as `body`, under the name MMS handlers use. */

@@ -3,7 +3,7 @@ import {
   BaseHandler, createContext, HandlerError, ImageClassifier, isTensorResponse, ModelFailed, preprocessImage, imagenetTransform,
   selectImageBackend, serve, type NamedTensor, type TensorResponse,
 } from '@nodeserve/handler-sdk';
-import { image, labelOf, modelFixture, request, type RecordingContext } from '../../../test/support/handler-context.js';
+import { classesOf, image, labelOf, modelFixture, request, type RecordingContext } from '../../../test/support/handler-context.js';
 import { stableTop1 } from '../../../test/support/imagenet-reference.js';
 
 type Top = Array<Record<string, number>>;
@@ -41,18 +41,80 @@ describe('ImageClassifier', () => {
 
   it('takes a v2 FP32 tensor of the model input shape instead of an image, alone or batched with images', async () => {
     const tensor = await imageTensor('pelican.jpeg');
-    const results = (await served.handle(
+    const [viaTensor, viaImage] = await served.handle(
       [request(new Uint8Array(0), { tensors: [tensor] }), request(image('bald_eagle.jpeg'))],
       fixture.context,
-    )) as Top[];
-    expect(results.map((r) => labelOf(r[0]!))).toEqual([stableTop1('pelican.jpeg'), stableTop1('bald_eagle.jpeg')]);
+    );
+    expect(labelOf(classesOf(viaTensor)[0]![0]!)).toBe(stableTop1('pelican.jpeg'));
+    expect(labelOf((viaImage as Top)[0]!)).toBe(stableTop1('bald_eagle.jpeg'));
   });
 
-  it('decodes an image sent as the one v2 BYTES input, as the server passes it in body', async () => {
+  it('answers a v2 request with the tensors describe() advertises: the model output as it is, and the labelled top k', async () => {
     const jpeg = image('pelican.jpeg');
     const bytes: NamedTensor = { name: 'image', datatype: 'BYTES', shape: [1], data: [jpeg] };
-    const [result] = (await served.handle([request(jpeg, { tensors: [bytes] })], fixture.context)) as Top[];
-    expect(labelOf(result![0]!)).toBe(stableTop1('pelican.jpeg'));
+    const [result] = await served.handle([request(jpeg, { tensors: [bytes] })], fixture.context);
+    expect(isTensorResponse(result)).toBe(true);
+    const outputs = (result as TensorResponse).outputs;
+    expect(outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([['output', 'FP32', [1, 1000]], ['classes', 'BYTES', [1]]]);
+    const scores = outputs[0]!.data as Float32Array;
+    // The top-k list is the softmax of those scores, labelled: its first class is the highest score.
+    const best = scores.indexOf(Math.max(...scores));
+    const top = classesOf(result)[0]!;
+    expect(labelOf(top[0]!)).toBe(stableTop1('pelican.jpeg'));
+    expect(top).toHaveLength(3);
+    const exp = Array.from(scores, (v) => Math.exp(v - scores[best]!));
+    expect(Object.values(top[0]!)[0]).toBeCloseTo(1 / exp.reduce((a, b) => a + b, 0), 5);
+  });
+
+  it('classifies every image of a v2 BYTES input holding several: N images, N answers', async () => {
+    const names = ['pelican.jpeg', 'croco.jpg', 'Dog1.jpg'];
+    const bytes: NamedTensor = { name: 'image', datatype: 'BYTES', shape: [3], data: names.map(image) };
+    const [result] = await served.handle([request(new Uint8Array(0), { tensors: [bytes] })], fixture.context);
+    const outputs = (result as TensorResponse).outputs;
+    expect(outputs.map((o) => o.shape)).toEqual([[3, 1000], [3]]);
+    expect(classesOf(result).map((top) => labelOf(top[0]!))).toEqual(names.map(stableTop1));
+  });
+
+  it('takes base64 wherever a string can carry the image: a text body (wrapped, data: URI), a JSON string or {"data"}, a BYTES element sent as text', async () => {
+    const jpeg = image('croco.jpg');
+    const b64 = jpeg.toString('base64');
+    const wrapped = b64.replace(/(.{76})/g, '$1\n');
+    const text = (s: string) => new TextEncoder().encode(s);
+    const results = await served.handle([
+      request(text(wrapped + '\n'), { contentType: 'text/plain' }),
+      request(text(`data:image/jpeg;base64,${b64}`)),
+      request(text(jpeg.toString('base64url'))),
+      request(text(JSON.stringify(b64)), { json: b64, contentType: 'application/json' }),
+      request(text(JSON.stringify({ data: b64 })), { json: { data: b64 }, contentType: 'application/json' }),
+      request(new Uint8Array(0), { tensors: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [text(b64)] }] }),
+    ], fixture.context);
+    const tops = results.map((r) => (Array.isArray(r) ? (r as Top) : r instanceof Error ? r : classesOf(r)[0]!));
+    expect(tops.map((t) => (t instanceof Error ? t.message : labelOf(t[0]!)))).toEqual(new Array(6).fill(stableTop1('croco.jpg')));
+  });
+
+  it('refuses base64 of something that is not an image, and a form without an image field, saying which', async () => {
+    const text = (s: string) => new TextEncoder().encode(s);
+    const [notImage, form] = await served.handle([
+      request(text(Buffer.from('just some words, long enough to be base64 of something').toString('base64'))),
+      request(new Uint8Array(0), { form: { prompt: 'hello', n: '3' } }),
+    ], fixture.context);
+    expect([(notImage as HandlerError).code, (notImage as Error).message]).toEqual(['ImageUnreadable', expect.stringMatching(/base64 text, but what it encodes is not an image/)]);
+    expect([(form as HandlerError).code, (form as Error).message]).toEqual(['ImageUnreadable', expect.stringMatching(/"prompt", "n" but no image in "data"/)]);
+  });
+
+  it('refuses v2 inputs it does not take, by name, and the tensor and images together', async () => {
+    const jpeg = image('pelican.jpeg');
+    const tensor = await imageTensor('pelican.jpeg');
+    const img: NamedTensor = { name: 'image', datatype: 'BYTES', shape: [1], data: [jpeg] };
+    const results = await served.handle([
+      request(jpeg, { tensors: [img, { name: 'foo', datatype: 'BYTES', shape: [1], data: [jpeg] }] }),
+      request(jpeg, { tensors: [{ ...img, name: 'picture' }] }),
+      request(jpeg, { tensors: [tensor, img] }),
+    ], fixture.context);
+    expect(results.map((r) => (r as HandlerError).code)).toEqual(['InvalidInput', 'InvalidInput', 'InvalidInput']);
+    expect((results[0] as Error).message).toMatch(/no input "foo"; its inputs are "input", "image"/);
+    expect((results[1] as Error).message).toMatch(/no input "picture"/);
+    expect((results[2] as Error).message).toMatch(/either the tensor "input" or the images "image", not both/);
   });
 
   it('answers one list per row for a v2 tensor holding several images', async () => {
@@ -60,11 +122,11 @@ describe('ImageClassifier', () => {
     const both = new Float32Array(a.data.length * 2);
     both.set(a.data as Float32Array);
     both.set(b.data as Float32Array, a.data.length);
-    const [result] = (await served.handle(
+    const [result] = await served.handle(
       [request(new Uint8Array(0), { tensors: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 224, 224], data: both }] })],
       fixture.context,
-    )) as Top[][];
-    expect(result!.map((rows) => labelOf(rows[0]!))).toEqual([stableTop1('pelican.jpeg'), stableTop1('croco.jpg')]);
+    );
+    expect(classesOf(result).map((rows) => labelOf(rows[0]!))).toEqual([stableTop1('pelican.jpeg'), stableTop1('croco.jpg')]);
   });
 
   it('rejects v2 tensors of the wrong datatype or shape with InvalidInput', async () => {
@@ -82,8 +144,15 @@ describe('ImageClassifier', () => {
     expect(names).toEqual(new Set(['handler_preprocess_ms', 'handler_inference_ms', 'handler_postprocess_ms']));
   });
 
-  it('describes the model through serve()', () => {
-    expect(served.describe()?.outputs).toEqual([{ name: 'output', datatype: 'FP32', shape: [-1, 1000] }]);
+  it('describes the model through serve(): its own tensors, the image input and the labelled top k', () => {
+    expect(served.describe()?.inputs).toEqual([
+      { name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] },
+      { name: 'image', datatype: 'BYTES', shape: [-1] },
+    ]);
+    expect(served.describe()?.outputs).toEqual([
+      { name: 'output', datatype: 'FP32', shape: [-1, 1000] },
+      { name: 'classes', datatype: 'BYTES', shape: [-1] },
+    ]);
   });
 });
 

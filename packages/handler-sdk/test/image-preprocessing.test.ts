@@ -3,6 +3,7 @@ import {
   HandlerError, imagenetTransform, preprocessImage, selectImageBackend, type ImageBackend, type Logger,
 } from '@nodeserve/handler-sdk';
 import { probeImage } from '../src/image/probe.js';
+import { resizeAndCrop } from '../src/image/resample.js';
 import { Jimp } from 'jimp';
 import sharp from 'sharp';
 import { image } from '../../../test/support/handler-context.js';
@@ -49,6 +50,30 @@ describe('probeImage', () => {
   });
 });
 
+describe('resizeAndCrop', () => {
+  it("enlarges with Pillow's bilinear conventions: pixel centres at +0.5, weights renormalised at the edges", () => {
+    // Each row a ramp 0, 100, 200, 50; Pillow 12's Image.resize((8, 8), BILINEAR) of it gives every row as below.
+    const ramp = [0, 100, 200, 50];
+    const pixels = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => ramp[Math.floor(i / 3) % 4]!);
+    const out = resizeAndCrop(pixels, 4, 4, 3, { ...transform, resize: 8, crop: 8 });
+    const expected = [0, 25, 75, 125, 175, 163, 88, 50];
+    for (let y = 0; y < 8; y++) {
+      expect(Array.from({ length: 8 }, (_, x) => out[(y * 8 + x) * 3 + 1])).toEqual(expected);
+    }
+  });
+
+  it('computes only the centre crop, the same pixels as resizing everything and cropping after', () => {
+    const pixels = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256);
+    const whole = resizeAndCrop(pixels, 8, 8, 3, { ...transform, resize: 12, crop: 12 });
+    const centre = resizeAndCrop(pixels, 8, 8, 3, { ...transform, resize: 12, crop: 8 });
+    // The 8x8 crop of the 12x12 image starts at (2, 2).
+    for (let y = 0; y < 8; y++) {
+      const row = whole.subarray(((y + 2) * 12 + 2) * 3, ((y + 2) * 12 + 10) * 3);
+      expect(centre.subarray(y * 8 * 3, (y + 1) * 8 * 3)).toEqual(row);
+    }
+  });
+});
+
 describe('image preprocessing', () => {
   it('gives the same tensor with sharp and jimp on every format they share, within resampling noise', async () => {
     const [viaSharp, viaJimp] = await backends();
@@ -76,6 +101,8 @@ describe('image preprocessing', () => {
     const dog = image('Dog2.jpg');
     // Stored sideways (rotated 90° anticlockwise) with orientation 6, "rotate 90° clockwise to view".
     const sideways = await sharp(dog).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    // The header says so before any decoding: the sharp backend takes the upright size from it.
+    expect(probeImage(sideways, 1e9)).toEqual({ format: 'jpeg', width: 664, height: 450, orientation: 6 });
     for (const backend of await backends()) {
       const upright = await preprocessImage(dog, backend, transform);
       const fromSideways = await preprocessImage(sideways, backend, transform);

@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
 
   const configFile = options.config ?? options.tsConfig ?? options.mmsConfig;
   // Validate before going to the background, so a bad key is reported by the command that was typed.
-  const { config, file } = loadConfig({
+  const { config, file, warnings } = loadConfig({
     cwd,
     ...(configFile === undefined ? {} : { configFile }),
     overrides: {
@@ -98,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
     },
   });
 
+  // One line each on the terminal that typed --start; a foreground server logs them (and its log reaches stderr).
+  if (options.foreground !== true) for (const warning of warnings) process.stderr.write(`model-server: warning: ${warning}\n`);
+
   const running = readPid(paths);
   if (running !== undefined && running !== process.pid && isServerProcess(running)) {
     process.stderr.write(`model-server is already running (pid ${running}); stop it first with model-server --stop\n`);
@@ -105,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (options.foreground === true) {
     const [{ runForeground }, { createEngineRegistry }] = await Promise.all([import('./foreground.js'), import('./engine.js')]);
-    await runForeground({ config, configFile: file, cwd, paths, createRegistry: createEngineRegistry });
+    await runForeground({ config, configFile: file, configWarnings: warnings, cwd, paths, createRegistry: createEngineRegistry });
     return -1;
   }
   return startDetached(fileURLToPath(import.meta.url), argv.slice(2), cwd, paths);

@@ -60,7 +60,7 @@ export class ArchiveNotFound extends NodeserveError {
   static readonly code = 'ArchiveNotFound';
   static readonly status = 404;
   constructor(url: string) {
-    super(`Model archive not found in the model store: ${url}`);
+    super(url === '' ? 'Model archive not found: the url parameter is empty' : `Model archive not found in the model store: ${url}`);
   }
 }
 
@@ -100,11 +100,21 @@ export class ArchiveExists extends NodeserveError {
   }
 }
 
+/** A body, multipart file or text field over its size limit; the message always names the limit. */
 export class PayloadTooLarge extends NodeserveError {
   static readonly code = 'PayloadTooLarge';
   static readonly status = 413;
-  constructor(limit: number) {
-    super(`Request body is larger than max_request_size (${limit} bytes)`);
+  constructor(limit: number, subject = 'Request body', limitName = 'max_request_size') {
+    super(`${subject} is larger than ${limitName} (${limit} bytes)`);
+  }
+}
+
+/** A multipart form with more fields, files or parts than a form may hold; the message names the limit. */
+export class MultipartLimitExceeded extends NodeserveError {
+  static readonly code = 'MultipartLimitExceeded';
+  static readonly status = 413;
+  constructor(what: 'fields' | 'files' | 'parts', limit: number) {
+    super(`Multipart form has more than ${limit} ${what}, the most a form may hold`);
   }
 }
 
@@ -170,6 +180,18 @@ export class ServerDraining extends NodeserveError {
   }
 }
 
+/**
+ * A handler's answer is over `max_response_size`. TorchServe answers 507 for it (its frontend maps
+ * the oversized reply to Insufficient Storage); the answer is dropped and the worker keeps serving.
+ */
+export class ResponseTooLarge extends NodeserveError {
+  static readonly code = 'ResponseTooLarge';
+  static readonly status = 507;
+  constructor(model: string, bytes: number, limit: number) {
+    super(`Model "${model}" answered ${bytes} bytes, more than max_response_size (${limit} bytes)`);
+  }
+}
+
 export class HandlerTimeout extends NodeserveError {
   static readonly code = 'HandlerTimeout';
   static readonly status = 504;
@@ -202,7 +224,7 @@ export class StartupAborted extends NodeserveError {
 /** Every error class the server raises itself, for the catalogue test and the docs. */
 export const SERVER_ERRORS = [
   BadRequest, InvalidModelName, DownloadFailed, Unauthorized, ArchiveNotAllowed, ModelNotFound, ArchiveNotFound,
-  ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, UnsupportedMediaType,
+  ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, MultipartLimitExceeded, UnsupportedMediaType,
   InternalServerError, WorkerDied, InvalidHandlerOutput, ModelLoadFailed, QueueFull, ModelNotReady, ServerDraining,
-  HandlerTimeout, ServerConfigInvalid, StartupFailed, StartupAborted,
+  HandlerTimeout, ResponseTooLarge, ServerConfigInvalid, StartupFailed, StartupAborted,
 ] as const;

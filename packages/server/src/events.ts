@@ -17,6 +17,8 @@ export interface ServerEventMap {
     /** Milliseconds from arrival to the response being written. */
     totalMs: number;
   }];
+  /** Any API answered any request (TorchServe's `Requests2XX`/`4XX`/`5XX` count these). */
+  'http.response': [{ status: number }];
   /** A worker finished running one batch. */
   'batch.finished': [{ model: string; version: string; size: number; inferenceMs: number }];
   /** A model's queue length changed. */

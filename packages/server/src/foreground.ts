@@ -11,6 +11,8 @@ import { claimPidFile, removeRunFiles, writeRunFiles, writeStateFile } from './l
 export interface ForegroundOptions {
   config: ServerConfig;
   configFile: string | undefined;
+  /** Settings accepted but not acted on (`loadConfig`'s warnings), logged once the log is open. */
+  configWarnings?: string[];
   cwd: string;
   paths: RunPaths;
   createRegistry: (deps: RegistryDeps) => ModelRegistry;
@@ -80,6 +82,7 @@ export async function runForeground(options: ForegroundOptions): Promise<void> {
       serverLog: fileSink(paths.serverLog, mirror),
       accessLog: fileSink(paths.accessLog, undefined, { batch: true }),
       signal: abort.signal,
+      ...(options.configWarnings === undefined ? {} : { configWarnings: options.configWarnings }),
     });
   } catch (error) {
     removeRunFiles(paths, process.pid);

@@ -16,7 +16,7 @@ export type {
 // Every error the server answers with (docs/errors.md).
 export {
   SERVER_ERRORS, BadRequest, InvalidModelName, DownloadFailed, Unauthorized, ArchiveNotAllowed, ModelNotFound, ArchiveNotFound,
-  ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, UnsupportedMediaType, InternalServerError,
-  WorkerDied, InvalidHandlerOutput, ModelLoadFailed, QueueFull, ModelNotReady, ServerDraining, HandlerTimeout, ServerConfigInvalid,
+  ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, MultipartLimitExceeded, UnsupportedMediaType, InternalServerError,
+  WorkerDied, InvalidHandlerOutput, ModelLoadFailed, QueueFull, ModelNotReady, ServerDraining, HandlerTimeout, ResponseTooLarge, ServerConfigInvalid,
   StartupFailed, StartupAborted,
 } from './errors.js';

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListenAddress, ServerConfig } from './config/index.js';
+import { type ApiName, GRPC_ADDRESS_KEY, listenerKeys } from './config/listeners.js';
 import { ServerEvents } from './events.js';
 import type { GrpcInferenceServer } from './grpc/index.js';
 import type { HttpApps, ServerContext } from './http/index.js';
@@ -9,6 +10,7 @@ import { type InitialModel, resolveInitialModels } from './lifecycle/initial-mod
 import { ModelLoadFailed, StartupAborted, StartupFailed } from './errors.js';
 import type { ModelState } from './lifecycle/run-state.js';
 import { AccessLog, type LineSink, ServerLogger, logServerEvents } from './logging/index.js';
+import { registerArchive } from './model-store/register-archive.js';
 import type { ModelRegistry } from './models/types.js';
 
 export interface RegistryDeps {
@@ -28,12 +30,15 @@ export interface StartServerOptions {
   drainGraceMs?: number;
   /** Aborts the start-up (a signal while models load): what was started is released and the start rejects. */
   signal?: AbortSignal;
+  /** Config settings accepted but not acted on, one warning line each in the server log. */
+  configWarnings?: string[];
 }
 
 export interface BoundAddresses {
   inference: string;
   management: string;
-  metrics: string;
+  /** Absent with `enable_metrics_api=false`. */
+  metrics?: string;
   /** The gRPC inference service, as `host:port`. */
   grpcInference: string;
 }
@@ -63,6 +68,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const logger = new ServerLogger(options.serverLog);
   const accessLog = new AccessLog(options.accessLog);
   logServerEvents(events, logger);
+  for (const warning of options.configWarnings ?? []) logger.warn(warning);
+  hideEnvironmentFromWorkers(config.blacklist_env_vars, logger);
   const registry = options.createRegistry({ config, events, logger });
   const context: ServerContext = { config, registry, events, logger, lifecycle: { ready: false, stopping: false, draining: false } };
   let apps: HttpApps | undefined;
@@ -89,7 +96,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     context.lifecycle.draining = true;
     logger.info('draining: refusing new requests, answering accepted ones');
     const created = apps ?? (await creating.catch(() => undefined));
-    const all = created === undefined ? [] : [created.inference, created.management, created.metrics];
+    const all = created === undefined ? [] : [...new Set([created.inference, created.management, created.metrics])];
     const graceMs = options.drainGraceMs ?? (config.default_response_timeout + 30) * 1000;
     const grace = setTimeout(() => {
       for (const app of all) app.server.closeAllConnections();
@@ -103,7 +110,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
 
   // Opens once every port is bound: the initial models' workers wait for it, their extraction does not.
-  let bound = false;
+  let portsBound = false;
   let openGate: () => void = () => undefined;
   let closeGate: (error: unknown) => void = () => undefined;
   const listening = new Promise<void>((resolve, reject) => {
@@ -124,19 +131,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const untilAborted = <T>(work: Promise<T>): Promise<T> => Promise.race([work, aborted]);
 
   try {
-    models = loadInitialModels(registry, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd), listening);
+    models = loadInitialModels(registry, config, logger, resolveInitialModels(config.load_models, config.model_store, options.cwd), listening);
     models.catch(() => undefined);
     apps = await untilAborted(creating);
     const served = apps;
     const frontDoor = (grpc = (await untilAborted(loadingGrpc)).createGrpcInferenceServer(context, accessLog, served.inferenceKey));
-    const addresses = {
-      inference: await untilAborted(listen('inference_address', config.inference_address, () => listenHttp(served.inference, config.inference_address))),
-      management: await untilAborted(listen('management_address', config.management_address, () => listenHttp(served.management, config.management_address))),
-      metrics: await untilAborted(listen('metrics_address', config.metrics_address, () => listenHttp(served.metrics, config.metrics_address))),
-      grpcInference: await untilAborted(listen('grpc_inference_address', config.grpc_inference_address, () => frontDoor.listen(config.grpc_inference_address))),
+    const bound: Partial<Record<ApiName, string>> = {};
+    for (const listener of apps.listeners) {
+      const url = await untilAborted(listen(listenerKeys(listener), listener.address, () => listenHttp(listener.app, listener.address)));
+      for (const api of listener.apis) bound[api] = url;
+    }
+    const addresses: BoundAddresses = {
+      inference: bound.inference!,
+      management: bound.management!,
+      ...(bound.metrics === undefined ? {} : { metrics: bound.metrics }),
+      grpcInference: await untilAborted(listen(GRPC_ADDRESS_KEY, config.grpc_inference_address, () => frontDoor.listen(config.grpc_inference_address))),
     };
     logger.info('listening', { ...addresses });
-    bound = true;
+    portsBound = true;
     openGate();
     await untilAborted(models);
     if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
@@ -147,7 +159,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     closeGate(error);
     // Before the ports were bound no worker has started: only extractions are under way, and they
     // remove what they wrote once they see the gate closed; wait for that rather than race them.
-    if (!bound) await models?.catch(() => undefined);
+    if (!portsBound) await models?.catch(() => undefined);
     await drain().catch(() => undefined);
     throw error;
   }
@@ -159,6 +171,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
  */
 async function loadInitialModels(
   registry: ModelRegistry,
+  config: ServerConfig,
   logger: ServerLogger,
   models: InitialModel[],
   startAfter: Promise<void>,
@@ -166,11 +179,12 @@ async function loadInitialModels(
   const results = await Promise.allSettled(
     models.map(async (model) => {
       try {
-        const handle = await registry.register({
+        const handle = await registerArchive(registry, config.models, {
           archive: model.archive,
           ...(model.name === undefined ? {} : { modelName: model.name }),
           synchronous: true,
           startAfter,
+          initial: true,
         });
         logger.info('model ready', { model: handle.name, version: handle.version, archive: model.archive });
       } catch (error) {
@@ -183,14 +197,16 @@ async function loadInitialModels(
   if (failures.length > 1) throw new ModelLoadFailed(failures.map((f) => f.message).join('; '));
 }
 
-/** Binds one API's address; a failure is `StartupFailed` naming the config key (a port in use, say). */
-async function listen(key: string, address: ListenAddress, bind: () => Promise<string>): Promise<string> {
+/** Binds one listener; a failure is `StartupFailed` naming the config keys it was given by (a port in use, say). */
+async function listen(keys: string, address: ListenAddress, bind: () => Promise<string>): Promise<string> {
   try {
     return await bind();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new StartupFailed(`Cannot listen on ${key} ${address.host}:${address.port}: ${why}`);
+    // Our own APIs never collide (equal HTTP addresses share a listener; overlapping ones, and a gRPC
+    // address on an HTTP API's port, are a config error), so a port in use here is held by another program.
+    const why = code === 'EADDRINUSE' ? 'the port is in use by another process' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new StartupFailed(`Cannot listen on ${keys} ${address.host}:${address.port}: ${why}`);
   }
 }
 
@@ -199,6 +215,20 @@ async function listenHttp(app: FastifyInstance, address: ListenAddress): Promise
   const bound = app.server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return `http://${host}:${bound.port}`;
+}
+
+/**
+ * `blacklist_env_vars`: variables whose names match are removed from this process's environment
+ * before any worker starts, since workers inherit it (TorchServe filters them from its workers'
+ * environment the same way). The server read what it needs from the environment before this point.
+ */
+function hideEnvironmentFromWorkers(pattern: string | undefined, logger: ServerLogger): void {
+  if (pattern === undefined) return;
+  // Whole names, as TorchServe matches them (`Matcher.matches`).
+  const matcher = new RegExp(`^(?:${pattern})$`);
+  const hidden = Object.keys(process.env).filter((name) => matcher.test(name));
+  for (const name of hidden) delete process.env[name];
+  if (hidden.length > 0) logger.info('environment variables hidden from workers (blacklist_env_vars)', { variables: hidden });
 }
 
 function modelStates(registry: ModelRegistry): ModelState[] {

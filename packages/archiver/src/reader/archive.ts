@@ -1,8 +1,8 @@
-import { open, stat, mkdir, readdir, rm } from 'node:fs/promises';
+import { lstat, open, readFile, stat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { ArchiveDestination, ArchiveUnreadable } from '../errors.js';
+import { ArchiveDestination, ArchiveLink, ArchiveTooLarge, ArchiveUnreadable, ManifestMissing } from '../errors.js';
 import { MANIFEST_PATH, type Manifest } from '../manifest/schema.js';
-import { ContentCheck } from './contents.js';
+import { ContentCheck, MAX_MANIFEST_BYTES, parseManifest } from './contents.js';
 import { directoryEntries } from './directory.js';
 import type { ArchiveEntry, WalkedFile } from './entries.js';
 import { resolveLimits, type ArchiveLimits } from './limits.js';
@@ -49,6 +49,42 @@ export async function inspectArchive(
   for await (const file of walk(format, source, resolved)) await check.consume(file);
   const manifest = check.finish();
   return { format, manifest, entries: check.entries };
+}
+
+/**
+ * The manifest alone, parsed and validated, without checking or reading the rest: enough to learn an
+ * archive's name, version and model config before registering it (the registration then reads the
+ * whole archive with every check). A zip's manifest comes straight from its central directory, a
+ * directory's from its file; a tgz is streamed up to it.
+ */
+export async function readManifest(source: string, limits?: Partial<ArchiveLimits>): Promise<Manifest> {
+  const resolved = resolveLimits(limits);
+  const format = await detectFormat(source);
+  if (format === 'directory') {
+    const file = join(source, MANIFEST_PATH);
+    const stats = await lstat(file).catch(() => undefined);
+    if (stats === undefined) throw new ManifestMissing(MANIFEST_PATH);
+    if (!stats.isFile()) throw new ArchiveLink(MANIFEST_PATH, stats.isSymbolicLink() ? 'symbolic link' : 'special file');
+    if (stats.size > MAX_MANIFEST_BYTES) throw new ArchiveTooLarge(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
+    return parseManifest(await readFile(file));
+  }
+  for await (const file of walk(format, source, resolved)) {
+    if (file.path !== MANIFEST_PATH) {
+      // Each entry must be drained before the walker moves on (a zip yields its manifest first).
+      for await (const chunk of file.chunks) void chunk;
+      continue;
+    }
+    if (file.size > MAX_MANIFEST_BYTES) throw new ArchiveTooLarge(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
+    const kept: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of file.chunks) {
+      size += chunk.length;
+      if (size > MAX_MANIFEST_BYTES) throw new ArchiveTooLarge(`${MANIFEST_PATH} is over ${MAX_MANIFEST_BYTES} bytes`);
+      kept.push(chunk);
+    }
+    return parseManifest(Buffer.concat(kept));
+  }
+  throw new ManifestMissing(MANIFEST_PATH);
 }
 
 /**

@@ -12,7 +12,7 @@ import { MANIFEST_PATH, ManifestSchema, type FileDigest, type Manifest } from '.
 import type { ArchiveEntry, WalkedFile } from './entries.js';
 
 /** A manifest lists at most `maxEntries` files; this is far above any real one and stops a JSON bomb. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /**
  * Checks an archive's files against its manifest as they stream past: every file hashed, every

@@ -4,4 +4,4 @@ export * from '../manifest/index.js';
 export * from '../errors.js';
 export { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './limits.js';
 export type { ArchiveEntry } from './entries.js';
-export { inspectArchive, extractArchive, detectFormat, type ArchiveFormat } from './archive.js';
+export { inspectArchive, extractArchive, readManifest, detectFormat, type ArchiveFormat } from './archive.js';

@@ -6,7 +6,7 @@ import { concatBatch, splitBatch } from '../tensors/batch.js';
 import { tensorResponse } from '../tensors/tensor-response.js';
 import type { Context, HandlerResult, RequestInput } from '../types.js';
 import { resolveModelFile } from './model-file.js';
-import { tensorInput } from './tensor-input.js';
+import { refuseUnknownInputs, tensorInput } from './tensor-input.js';
 
 /** ONNX Runtime's outputs by name. */
 export type ModelOutputs = InferenceSession.ReturnType;
@@ -54,7 +54,9 @@ export class BaseHandler {
 
   /** The model's first input, which `preprocess` feeds. */
   get input(): TensorMetadata {
-    const input = this.describe().inputs.find((i) => i.name === this.session.inputNames[0]);
+    // The model's own description: subclasses' describe() adds inputs (an image input) built from this one.
+    if (this.#description === undefined) throw new ModelFailed('the handler was used before initialize(context)');
+    const input = this.#description.inputs.find((i) => i.name === this.session.inputNames[0]);
     if (input === undefined) throw new ModelFailed(`the model's first input "${this.session.inputNames[0]}" is not a tensor`);
     return input;
   }
@@ -80,6 +82,7 @@ export class BaseHandler {
 
   /** One request → one input tensor whose first dimension is the batch. By default: the request's v2 tensor. */
   async preprocess(request: RequestInput): Promise<Tensor> {
+    refuseUnknownInputs(request.tensors, this.describe().inputs.map((i) => i.name));
     const tensor = tensorInput(request.tensors, this.input);
     if (tensor === undefined) {
       const { name, datatype, shape } = this.input;

@@ -9,18 +9,14 @@ const TO_ORT: Partial<Record<TensorDatatype, Tensor.Type>> = {
 };
 
 /**
- * The v2 input meant for the model's input `expected`, checked against its datatype and shape
- * (the first dimension is the batch), as an ONNX Runtime tensor; `undefined` when the request
- * carries no tensors, or only one BYTES input: that is an image (or other encoded payload) sent
- * over v2, which the server also hands over as `body`, for the decoder rather than the model.
+ * The v2 input named `expected.name`, checked against the model input's datatype and shape (the first
+ * dimension is the batch), as an ONNX Runtime tensor; `undefined` when the request carries no input of
+ * that name. Inputs are matched by name only, as Triton matches them: a lone input under another name
+ * is not taken for this one.
  */
 export function tensorInput(tensors: readonly NamedTensor[] | undefined, expected: TensorMetadata): Tensor | undefined {
-  if (tensors === undefined || tensors.length === 0) return undefined;
-  if (tensors.length === 1 && tensors[0]!.datatype === 'BYTES' && expected.datatype !== 'BYTES') return undefined;
-  const input = tensors.find((t) => t.name === expected.name) ?? (tensors.length === 1 ? tensors[0] : undefined);
-  if (input === undefined) {
-    throw new InvalidInput(`expected an input named "${expected.name}"; got ${tensors.map((t) => `"${t.name}"`).join(', ')}`);
-  }
+  const input = tensors?.find((t) => t.name === expected.name);
+  if (input === undefined) return undefined;
   const wanted = `${expected.datatype} [${expected.shape.join(', ')}]`;
   const type = TO_ORT[input.datatype];
   if (input.datatype !== expected.datatype || type === undefined) {
@@ -34,4 +30,12 @@ export function tensorInput(tensors: readonly NamedTensor[] | undefined, expecte
     throw new InvalidInput(`input "${input.name}" has ${(input.data as ArrayLike<unknown>).length} values for shape [${input.shape.join(', ')}] (${size})`);
   }
   return new Tensor(type, input.data as Float32Array, input.shape);
+}
+
+/** Refuses inputs the model does not take, by name: never ignored in silence. */
+export function refuseUnknownInputs(tensors: readonly NamedTensor[] | undefined, accepted: readonly string[]): void {
+  const unknown = tensors?.find((t) => !accepted.includes(t.name));
+  if (unknown !== undefined) {
+    throw new InvalidInput(`this model has no input "${unknown.name}"; its inputs are ${accepted.map((n) => `"${n}"`).join(', ')}`);
+  }
 }

@@ -1,12 +1,20 @@
 import { Tensor } from 'onnxruntime-node';
-import { ModelFailed } from '../errors.js';
+import { ImageUnreadable, InvalidInput, ModelFailed } from '../errors.js';
+import { imageBytes } from '../image/base64.js';
 import { selectImageBackend, type ImageBackend } from '../image/backend.js';
 import { DEFAULT_MAX_PIXELS, preprocessImage } from '../image/preprocess-image.js';
 import { imagenetTransform, type ImageTransform } from '../image/transform.js';
+import type { ModelDescription } from '../onnx/describe.js';
 import type { Context, RequestInput } from '../types.js';
 import { BaseHandler } from './base-handler.js';
 import { handlerSettings } from './settings.js';
-import { tensorInput } from './tensor-input.js';
+import { refuseUnknownInputs, tensorInput } from './tensor-input.js';
+
+/** The v2 input that carries encoded images (`BYTES`, one image per element), unless the model's own input has that name. */
+export const IMAGE_INPUT = 'image';
+
+/** Images one request may carry in a v2 `BYTES` input; each is decoded, so this bounds a request's work. */
+export const MAX_IMAGES_PER_REQUEST = 64;
 
 /** The model's square input side from its `[N, 3, H, W]` input, else the ImageNet default. */
 function inputSide(shape: readonly number[]): number {
@@ -16,9 +24,13 @@ function inputSide(shape: readonly number[]): number {
 }
 
 /**
- * Adds image input to `BaseHandler`: each request body is decoded (JPEG, PNG, WebP, GIF, BMP, upright
- * per EXIF), resized, centre-cropped and normalised into NCHW float32. A v2 request that already
- * carries the model's input tensor skips decoding.
+ * Adds image input to `BaseHandler`: each image is decoded (JPEG, PNG, WebP, GIF, BMP, upright per
+ * EXIF; or base64 text of one), resized, centre-cropped and normalised into NCHW float32.
+ *
+ * Where the image comes from: the body (raw, or a form's `data`/`body`/only field); a JSON body that
+ * is a string or has a `data` or `body` string; on the v2 API, the `image` input (`BYTES`, one encoded
+ * image per element: a request of N images gets N rows). A v2 request that carries the model's own
+ * input tensor skips decoding. `describe()` advertises both inputs.
  */
 export class VisionHandler extends BaseHandler {
   #backend: ImageBackend | undefined;
@@ -29,6 +41,11 @@ export class VisionHandler extends BaseHandler {
   get imageBackend(): ImageBackend {
     if (this.#backend === undefined) throw new ModelFailed('the handler was used before initialize(context)');
     return this.#backend;
+  }
+
+  /** The name of the v2 `BYTES` input of encoded images: `image`, or `image_bytes` when the model's input is called `image`. */
+  get imageInputName(): string {
+    return this.input.name === IMAGE_INPUT ? `${IMAGE_INPUT}_bytes` : IMAGE_INPUT;
   }
 
   /** Resize, crop and normalisation; override for models not trained with ImageNet's. */
@@ -46,11 +63,63 @@ export class VisionHandler extends BaseHandler {
     context.logger.info('image preprocessing ready', { backend: this.#backend.name, crop, maxPixels: this.#maxPixels });
   }
 
-  override async preprocess(request: RequestInput): Promise<Tensor> {
-    const passed = tensorInput(request.tensors, this.input);
-    if (passed !== undefined) return passed;
-    const transform = this.transform();
-    const chw = await preprocessImage(request.body, this.imageBackend, transform, this.#maxPixels);
-    return new Tensor('float32', chw, [1, 3, transform.crop, transform.crop]);
+  /** The model's tensors, and the encoded-image input beside its own input. */
+  override describe(): ModelDescription {
+    const model = super.describe();
+    return { ...model, inputs: [...model.inputs, { name: this.imageInputName, datatype: 'BYTES', shape: [-1] }] };
   }
+
+  override async preprocess(request: RequestInput): Promise<Tensor> {
+    refuseUnknownInputs(request.tensors, [this.input.name, this.imageInputName]);
+    const passed = tensorInput(request.tensors, this.input);
+    if (passed !== undefined) {
+      if (request.tensors?.some((t) => t.name === this.imageInputName) === true) {
+        throw new InvalidInput(`send either the tensor "${this.input.name}" or the images "${this.imageInputName}", not both`);
+      }
+      return passed;
+    }
+    const images = this.images(request);
+    const transform = this.transform();
+    const size = 3 * transform.crop * transform.crop;
+    const chw = new Float32Array(size * images.length);
+    const decoded = await Promise.all(images.map((image) => preprocessImage(imageBytes(image), this.imageBackend, transform, this.#maxPixels)));
+    decoded.forEach((one, i) => chw.set(one, i * size));
+    return new Tensor('float32', chw, [images.length, 3, transform.crop, transform.crop]);
+  }
+
+  /** The encoded images of one request (see the class comment), each still bytes or base64 text. */
+  protected images(request: RequestInput): Uint8Array[] {
+    if (request.tensors !== undefined) {
+      const input = request.tensors.find((t) => t.name === this.imageInputName);
+      if (input === undefined) {
+        throw new InvalidInput(`send images as the BYTES input "${this.imageInputName}", or the tensor "${this.input.name}"`);
+      }
+      if (input.datatype !== 'BYTES') throw new InvalidInput(`input "${input.name}" must be BYTES (one encoded image per element); got ${input.datatype}`);
+      const items = input.data as Uint8Array[];
+      if (items.length === 0) throw new ImageUnreadable(`input "${input.name}" holds no image`);
+      if (items.length > MAX_IMAGES_PER_REQUEST) {
+        throw new InvalidInput(`input "${input.name}" holds ${items.length} images; one request may carry at most ${MAX_IMAGES_PER_REQUEST}`);
+      }
+      return items;
+    }
+    const json = request.json;
+    if (json !== undefined) {
+      const text = typeof json === 'string' ? json : jsonImageField(json);
+      if (text === undefined) throw new ImageUnreadable('the JSON body holds no image: send a base64 string, or {"data": "<base64>"}');
+      return [Buffer.from(text, 'latin1')];
+    }
+    if (request.body.length === 0 && Object.keys(request.form).length > 0) {
+      const names = Object.keys(request.form).map((n) => `"${n}"`).join(', ');
+      throw new ImageUnreadable(`the form has the fields ${names} but no image in "data" (or "body"): send the image as data`);
+    }
+    return [request.body];
+  }
+}
+
+/** `{"data": "<base64>"}` or `{"body": …}`, TorchServe's names. */
+function jsonImageField(json: unknown): string | undefined {
+  if (json === null || typeof json !== 'object') return undefined;
+  const record = json as Record<string, unknown>;
+  const value = record['data'] ?? record['body'];
+  return typeof value === 'string' ? value : undefined;
 }

@@ -1,22 +1,9 @@
 import type { Logger } from '../types.js';
 import { jimpBackend } from './jimp-backend.js';
-import type { ImageFormat } from './probe.js';
 import { sharpBackend } from './sharp-backend.js';
-import type { ImageTransform } from './transform.js';
+import type { ImageBackend, ImageBackendName } from './types.js';
 
-export type ImageBackendName = 'sharp' | 'jimp';
-
-export interface DecodedPixels {
-  /** `crop`×`crop` pixels, `channels` bytes each, R, G, B first. */
-  pixels: Uint8Array;
-  channels: number;
-}
-
-export interface ImageBackend {
-  readonly name: ImageBackendName;
-  /** Decodes upright, resizes the shorter side, centre-crops. Throws `ImageUnreadable`/`ImageTooLarge`. */
-  decode(bytes: Uint8Array, transform: ImageTransform, maxPixels: number, format: ImageFormat): Promise<DecodedPixels>;
-}
+export type { DecodedPixels, ImageBackend, ImageBackendName } from './types.js';
 
 export const IMAGE_BACKEND_ENV = 'NODESERVE_IMAGE_BACKEND';
 

@@ -1,14 +1,14 @@
 import type { Jimp as JimpType } from 'jimp';
 import { ImageUnreadable } from '../errors.js';
-import type { ImageBackend } from './backend.js';
+import type { ImageBackend } from './types.js';
 import { geometry } from './transform.js';
 
 /** Pure JavaScript, for hosts where sharp's native library cannot load. It has no WebP decoder. */
 export function jimpBackend(Jimp: typeof JimpType): ImageBackend {
   return {
     name: 'jimp',
-    async decode(bytes, transform, _maxPixels, format) {
-      if (format === 'webp') throw new ImageUnreadable('WebP images need the sharp image backend, which is not available on this server');
+    async decode(bytes, transform, _maxPixels, header) {
+      if (header.format === 'webp') throw new ImageUnreadable('WebP images need the sharp image backend, which is not available on this server');
       let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
       try {
         // fromBuffer applies the EXIF orientation.

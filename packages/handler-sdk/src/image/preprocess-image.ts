@@ -1,4 +1,4 @@
-import type { ImageBackend } from './backend.js';
+import type { ImageBackend } from './types.js';
 import { probeImage } from './probe.js';
 import { toChw, type ImageTransform } from './transform.js';
 
@@ -13,6 +13,6 @@ export async function preprocessImage(
   maxPixels: number = DEFAULT_MAX_PIXELS,
 ): Promise<Float32Array> {
   const header = probeImage(bytes, maxPixels);
-  const { pixels, channels } = await backend.decode(bytes, transform, maxPixels, header.format);
+  const { pixels, channels } = await backend.decode(bytes, transform, maxPixels, header);
   return toChw(pixels, channels, transform);
 }

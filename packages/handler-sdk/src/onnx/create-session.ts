@@ -105,7 +105,8 @@ export async function createSession(modelPath: string, context: Context): Promis
   }
   try {
     const session = await createOn(model, 'cpu', 0, context);
-    logger.info('ONNX Runtime session runs on cpu', { provider: 'cpu', model: modelPath });
+    const { intraOpNumThreads, interOpNumThreads } = sessionOptions(context.config);
+    logger.info('ONNX Runtime session runs on cpu', { provider: 'cpu', model: modelPath, intraOpNumThreads: intraOpNumThreads ?? null, interOpNumThreads: interOpNumThreads ?? null });
     return { session, provider: 'cpu' };
   } catch (error) {
     throw new ModelFailed(`could not load the ONNX model ${modelPath}: ${reasonOf(error)}`, { cause: error });

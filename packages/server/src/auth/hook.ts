@@ -5,8 +5,8 @@ import { keysMatch } from './keys.js';
 const BEARER = /^Bearer[ ]+(\S{1,512})\s*$/i;
 
 export interface AuthHookOptions {
-  /** The key this app accepts. */
-  key: string;
+  /** The key this app accepts, or the key for a path (without query) when one app serves two APIs. */
+  key: string | ((path: string) => string);
   /** Paths (without query) open without a key: liveness and readiness probes. */
   publicPaths?: ReadonlySet<string>;
   /** The error body: `{"code","type","message"}` (default), or the v2 protocol's `{"error"}` for `/v2` paths. */
@@ -27,7 +27,8 @@ export function tokenAuthHook(options: AuthHookOptions) {
   return async function checkToken(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = request.url.split('?', 1)[0] ?? '';
     if (options.publicPaths?.has(path) === true) return undefined;
-    if (bearerMatches(request.headers.authorization, options.key)) return undefined;
+    const key = typeof options.key === 'string' ? options.key : options.key(path);
+    if (bearerMatches(request.headers.authorization, key)) return undefined;
     reply.header('www-authenticate', 'Bearer');
     const refused = new Unauthorized();
     const body = options.v2Errors === true && path.startsWith('/v2')

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ApiName } from '../config/listeners.js';
 import type { ServerContext } from '../context.js';
 import { generateKeys, removeKeyFile, writeKeyFile, type ApiKeys } from './keys.js';
 import { isLoopbackHost, tokenAuthRequired } from './policy.js';
@@ -7,17 +8,25 @@ import { readSharedKeys } from './shared-keys.js';
 import { tokenAuthHook } from './hook.js';
 
 /** Probes and the API description stay open: orchestrators call them without credentials. */
-const PUBLIC_INFERENCE_PATHS = new Set(['/', '/ping', '/v2/health/live', '/v2/health/ready']);
-const PUBLIC_MANAGEMENT_PATHS = new Set(['/']);
+const PUBLIC_PATHS: Record<ApiName, readonly string[]> = {
+  inference: ['/', '/ping', '/v2/health/live', '/v2/health/ready'],
+  management: ['/'],
+  // Open, as TorchServe's: keep metrics_address on loopback or behind the scraper's network.
+  metrics: ['/metrics'],
+};
+
+/** The management API's paths; on a listener it shares with the inference API, these take the management key. */
+const MANAGEMENT_PATH = /^\/models(?:\/|$)/;
 
 /**
- * Turns token authorization on for the inference and management apps when the policy asks for it
+ * Turns token authorization on for the inference and management APIs when the policy asks for it
  * (see `tokenAuthRequired`): fresh keys every start, written to `key_file` (0600) and removed when
- * the server stops; or, with `shared_key_file`, the keys read from that file, left as it is. Call
- * before the apps' routes are registered. Metrics stay open, as TorchServe's.
+ * the server stops; or, with `shared_key_file`, the keys read from that file, left as it is. Each
+ * API keeps its own key also when it shares a listener with another. Call before the routes are
+ * registered. Metrics stay open, as TorchServe's.
  */
 export async function installTokenAuth(
-  apps: { inference: FastifyInstance; management: FastifyInstance },
+  listeners: ReadonlyArray<{ app: FastifyInstance; apis: readonly ApiName[] }>,
   ctx: ServerContext,
 ): Promise<ApiKeys | undefined> {
   const { config } = ctx;
@@ -34,18 +43,30 @@ export async function installTokenAuth(
     return undefined;
   }
   let keys: ApiKeys;
+  let written: string | undefined;
   if (config.shared_key_file !== undefined) {
     const keyFile = resolve(config.shared_key_file);
     keys = await readSharedKeys(keyFile);
     ctx.logger.info('token authorization on: send "Authorization: Bearer <key>"; keys from the shared key file', { keyFile });
   } else {
     keys = generateKeys();
-    const keyFile = resolve(config.key_file);
-    await writeKeyFile(keyFile, keys);
-    ctx.logger.info('token authorization on: send "Authorization: Bearer <key>"; keys in the key file', { keyFile });
-    apps.management.addHook('onClose', async () => removeKeyFile(keyFile));
+    written = resolve(config.key_file);
+    await writeKeyFile(written, keys);
+    ctx.logger.info('token authorization on: send "Authorization: Bearer <key>"; keys in the key file', { keyFile: written });
   }
-  apps.inference.addHook('onRequest', tokenAuthHook({ key: keys.inference, publicPaths: PUBLIC_INFERENCE_PATHS, v2Errors: true }));
-  apps.management.addHook('onRequest', tokenAuthHook({ key: keys.management, publicPaths: PUBLIC_MANAGEMENT_PATHS }));
+  for (const { app, apis } of listeners) {
+    const inference = apis.includes('inference');
+    const management = apis.includes('management');
+    if (written !== undefined && management) {
+      const keyFile = written;
+      app.addHook('onClose', async () => removeKeyFile(keyFile));
+    }
+    if (!inference && !management) continue;
+    app.addHook('onRequest', tokenAuthHook({
+      key: (path) => (management && (!inference || MANAGEMENT_PATH.test(path)) ? keys.management : keys.inference),
+      publicPaths: new Set(apis.flatMap((api) => PUBLIC_PATHS[api])),
+      v2Errors: inference,
+    }));
+  }
   return keys;
 }

@@ -1,5 +1,5 @@
+import { BoundedQueue } from './bounded-queue.js';
 import type { Job } from './job.js';
-import { BoundedQueue } from './job-queue.js';
 
 export interface BatchingSettings {
   /** Most requests a handler receives at once. */
@@ -10,35 +10,70 @@ export interface BatchingSettings {
   queueCapacity: number;
 }
 
-/** The workers a batcher feeds. */
-export interface BatchSink<W> {
-  /** Takes an idle worker out of the idle set for the next batch, or returns undefined if none is idle. */
-  reserveIdle(): W | undefined;
-  /** Hands a reserved worker its batch. */
-  dispatch(worker: W, jobs: Job[]): void;
+/** An idle worker's wait for its next batch. */
+export interface BatchClaim {
+  /**
+   * Resolves with the batch (1 to `batchSize` jobs) once it is full, its delay has passed or the
+   * batcher flushes; with `undefined` once the claim is released.
+   */
+  readonly jobs: Promise<Job[] | undefined>;
+  /** True once jobs are gathered for this claim or handed to it: its worker is committed to that batch. */
+  readonly committed: boolean;
 }
 
-interface Collecting<W> {
-  worker: W;
-  jobs: Job[];
-  timer: NodeJS.Timeout;
+/** Where workers pull their batches from (TorchServe's `BatchAggregator`, seen from a `WorkerThread`). */
+export interface BatchSource {
+  /** Queues a claim behind those of workers idle for longer. */
+  claim(): BatchClaim;
+  /**
+   * Withdraws a claim whose worker is leaving. Jobs gathered for it go back to the head of the queue,
+   * in order, for the next claim; a claim already answered is left alone.
+   */
+  release(claim: BatchClaim): void;
+}
+
+class Claim implements BatchClaim {
+  readonly jobs: Promise<Job[] | undefined>;
+  /** Jobs gathered so far, while this claim is the one collecting. */
+  gathered: Job[] | undefined;
+  timer: NodeJS.Timeout | undefined;
+  private delivered = false;
+  private settle!: (jobs: Job[] | undefined) => void;
+
+  constructor() {
+    this.jobs = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  get committed(): boolean {
+    return this.gathered !== undefined || this.delivered;
+  }
+
+  answer(jobs: Job[] | undefined): void {
+    clearTimeout(this.timer);
+    this.gathered = undefined;
+    this.delivered = jobs !== undefined;
+    this.settle(jobs);
+  }
 }
 
 /**
- * Dynamic batching as MMS/TorchServe do it: idle workers pull from one bounded FIFO; a worker takes
- * what is waiting (up to `batchSize`) and, if its batch is not full, keeps collecting new arrivals for at
- * most `maxBatchDelay` ms counted from the moment it took its first request. At most one worker collects
- * at a time, and new arrivals go to it before the queue, so batches fill instead of splitting.
+ * Dynamic batching as MMS/TorchServe do it: idle workers pull from one bounded FIFO, longest idle
+ * first; a worker takes what is waiting (up to `batchSize`) and, if its batch is not full, keeps
+ * collecting new arrivals for at most `maxBatchDelay` ms counted from the moment it took its first
+ * request. At most one worker collects at a time, and new arrivals go to it before the queue, so
+ * batches fill instead of splitting.
  */
-export class Batcher<W> {
+export class Batcher implements BatchSource {
   private readonly queue: BoundedQueue<Job>;
-  private collecting: Collecting<W> | undefined;
+  /** Claims of idle workers, longest idle first. */
+  private readonly idle: Claim[] = [];
+  private collecting: Claim | undefined;
   /** Draining: send what is there without waiting for batches to fill. */
   private flushing = false;
 
+  /** `onDepth` hears the queue's length each time it changes (the `queue.depth` event). */
   constructor(
     private readonly settings: BatchingSettings,
-    private readonly sink: BatchSink<W>,
     private readonly onDepth: (depth: number) => void,
   ) {
     this.queue = new BoundedQueue<Job>(settings.queueCapacity);
@@ -51,7 +86,7 @@ export class Batcher<W> {
 
   /** Requests not yet handed to a handler: queued, or held by the collecting worker. */
   get pending(): number {
-    return this.queue.length + (this.collecting?.jobs.length ?? 0);
+    return this.queue.length + (this.collecting?.gathered?.length ?? 0);
   }
 
   get queueCapacity(): number {
@@ -60,10 +95,10 @@ export class Batcher<W> {
 
   /** Accepts a job, or returns false at once when the queue is full. */
   submit(job: Job): boolean {
-    const collecting = this.collecting;
-    if (collecting !== undefined) {
-      collecting.jobs.push(job);
-      if (collecting.jobs.length >= this.settings.batchSize) this.sendCollected();
+    const gathered = this.collecting?.gathered;
+    if (gathered !== undefined) {
+      gathered.push(job);
+      if (gathered.length >= this.settings.batchSize) this.answerCollecting();
       return true;
     }
     if (!this.queue.push(job)) return false;
@@ -72,29 +107,25 @@ export class Batcher<W> {
     return true;
   }
 
-  /** Gives waiting jobs to idle workers; call whenever a worker becomes idle. */
-  pump(): void {
-    while (this.collecting === undefined && this.queue.length > 0) {
-      const worker = this.sink.reserveIdle();
-      if (worker === undefined) return;
-      const { batchSize, maxBatchDelay } = this.settings;
-      const jobs = this.queue.take(batchSize);
-      this.onDepth(this.queue.length);
-      if (jobs.length >= batchSize || maxBatchDelay <= 0 || this.flushing) {
-        this.sink.dispatch(worker, jobs);
-      } else {
-        this.collecting = { worker, jobs, timer: setTimeout(() => this.sendCollected(), maxBatchDelay) };
-      }
-    }
+  claim(): BatchClaim {
+    const claim = new Claim();
+    this.idle.push(claim);
+    this.pump();
+    return claim;
   }
 
-  /** The collecting worker is gone before its batch was sent: its jobs go back to the head of the queue. */
-  release(worker: W): void {
-    const collecting = this.collecting;
-    if (collecting === undefined || collecting.worker !== worker) return;
-    clearTimeout(collecting.timer);
+  release(claim: BatchClaim): void {
+    const at = this.idle.indexOf(claim as Claim);
+    if (at >= 0) {
+      this.idle.splice(at, 1);
+      (claim as Claim).answer(undefined);
+      return;
+    }
+    if (this.collecting !== claim) return;
+    const jobs = this.collecting.gathered ?? [];
     this.collecting = undefined;
-    this.queue.unshift(collecting.jobs);
+    (claim as Claim).answer(undefined);
+    this.queue.unshift(jobs);
     this.onDepth(this.queue.length);
     this.pump();
   }
@@ -102,7 +133,8 @@ export class Batcher<W> {
   /** Stops waiting for batches to fill, from now on. */
   flush(): void {
     this.flushing = true;
-    if (this.collecting !== undefined) this.sendCollected();
+    this.answerCollecting();
+    this.pump();
   }
 
   /**
@@ -110,23 +142,37 @@ export class Batcher<W> {
    * instead: that worker is alive and will answer it.
    */
   takeQueued(): Job[] {
-    if (this.collecting !== undefined) {
-      const { worker, jobs, timer } = this.collecting;
-      clearTimeout(timer);
-      this.collecting = undefined;
-      this.sink.dispatch(worker, jobs);
-    }
+    this.answerCollecting();
     const jobs = this.queue.takeAll();
     this.onDepth(0);
     return jobs;
   }
 
-  private sendCollected(): void {
-    const collecting = this.collecting;
-    if (collecting === undefined) return;
-    clearTimeout(collecting.timer);
+  /** Gives waiting jobs to idle workers' claims while no batch is being collected. */
+  private pump(): void {
+    while (this.collecting === undefined && this.queue.length > 0 && this.idle.length > 0) {
+      const claim = this.idle.shift()!;
+      const { batchSize, maxBatchDelay } = this.settings;
+      const jobs = this.queue.take(batchSize);
+      this.onDepth(this.queue.length);
+      if (jobs.length >= batchSize || maxBatchDelay <= 0 || this.flushing) {
+        claim.answer(jobs);
+      } else {
+        claim.gathered = jobs;
+        claim.timer = setTimeout(() => {
+          this.answerCollecting();
+          this.pump();
+        }, maxBatchDelay);
+        this.collecting = claim;
+      }
+    }
+  }
+
+  /** Sends the batch being collected as it is. */
+  private answerCollecting(): void {
+    const claim = this.collecting;
+    if (claim === undefined) return;
     this.collecting = undefined;
-    this.sink.dispatch(collecting.worker, collecting.jobs);
-    this.pump();
+    claim.answer(claim.gathered);
   }
 }

@@ -9,10 +9,11 @@ export interface EnvironmentEntry {
 }
 
 /**
- * The switch itself is never read from the environment, as in TorchServe (whose `TS_`-prefixed field
- * list leaves it out): whoever writes the config file decides whether the environment may override it.
+ * The switches themselves are never read from the environment, as in TorchServe (whose `TS_`-prefixed
+ * field list leaves them out): whoever writes the config file decides whether the environment may
+ * override it, and whether it may widen `allowed_urls`.
  */
-const NOT_FROM_ENVIRONMENT: ReadonlySet<ServerConfigKey> = new Set(['enable_envvars_config']);
+const NOT_FROM_ENVIRONMENT: ReadonlySet<ServerConfigKey> = new Set(['enable_envvars_config', 'use_env_allowed_urls']);
 
 /** `job_queue_size` → `TS_JOB_QUEUE_SIZE`, TorchServe's naming. */
 export function environmentVariableFor(key: ServerConfigKey): string {
@@ -24,7 +25,16 @@ export function environmentVariableFor(key: ServerConfigKey): string {
  * counts as false here; validation of the merged config then reports it with its origin.
  */
 export function envvarsConfigEnabled(raw: Record<string, unknown>): boolean {
-  const parsed = ServerConfigSchema.shape.enable_envvars_config.safeParse(raw['enable_envvars_config']);
+  return switchOn(raw, 'enable_envvars_config');
+}
+
+/** Whether `TS_ALLOWED_URLS` may set `allowed_urls`: only when the file or caller sets `use_env_allowed_urls=true`. */
+export function envAllowedUrlsEnabled(raw: Record<string, unknown>): boolean {
+  return switchOn(raw, 'use_env_allowed_urls');
+}
+
+function switchOn(raw: Record<string, unknown>, key: 'enable_envvars_config' | 'use_env_allowed_urls'): boolean {
+  const parsed = ServerConfigSchema.shape[key].safeParse(raw[key]);
   return parsed.success && parsed.data;
 }
 
@@ -34,10 +44,11 @@ export function envvarsConfigEnabled(raw: Record<string, unknown>): boolean {
  * alone: KServe's runtime sets `TS_SERVICE_ENVELOPE`, and Kubernetes injects `<SERVICE>_SERVICE_HOST`
  * variables for every Service in the namespace, so a Service named `ts` yields `TS_SERVICE_HOST`.
  */
-export function configFromEnvironment(env: NodeJS.ProcessEnv): EnvironmentEntry[] {
+export function configFromEnvironment(env: NodeJS.ProcessEnv, options: { allowedUrls?: boolean } = {}): EnvironmentEntry[] {
   const entries: EnvironmentEntry[] = [];
   for (const key of SERVER_CONFIG_KEYS) {
     if (NOT_FROM_ENVIRONMENT.has(key)) continue;
+    if (key === 'allowed_urls' && options.allowedUrls !== true) continue;
     const variable = environmentVariableFor(key);
     const value = env[variable];
     if (value !== undefined) entries.push({ key, variable, value });

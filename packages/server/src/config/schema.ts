@@ -1,5 +1,6 @@
 import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { z } from 'zod';
+import { ModelsPropertySchema } from './models-property.js';
 
 const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS } = MODEL_LIMITS;
 
@@ -40,12 +41,36 @@ const address = z
 /** The port the Open Inference Protocol's gRPC service listens on unless `grpc_inference_address` says otherwise (see there). */
 export const DEFAULT_GRPC_INFERENCE_PORT = 9000;
 
-/** `host:port`, gRPC's own way of naming an address, or `http://host:port` as the HTTP APIs are named. */
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * Whether a `grpc_inference_address` value names its port. Without one it is a host alone, as
+ * TorchServe writes this key (`grpc_inference_address=0.0.0.0`, the port in `grpc_inference_port`):
+ * `0.0.0.0`, `localhost`, `::1` or `[::1]`.
+ */
+export function grpcAddressNamesPort(value: string): boolean {
+  const v = value.trim();
+  if (SCHEME.test(v)) return /:\d+\/?$/.test(v);
+  if (v.startsWith('[')) return /^\[[^\]]*\]:\d+$/.test(v);
+  // Two colons or more without brackets: an IPv6 host alone.
+  return /^[^:]*:\d+$/.test(v);
+}
+
+/**
+ * `host:port`, gRPC's own way of naming an address, `http://host:port` as the HTTP APIs are named, or
+ * a host alone (TorchServe's form of this key), which takes port 9000 here; `loadConfig` gives it
+ * `grpc_inference_port` instead when that is set.
+ */
 const grpcAddress = z
   .string()
   .trim()
-  .refine((value) => /:\d+\/?$/.test(value), 'must be host:port, like 127.0.0.1:9000')
-  .transform((value) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`))
+  .refine((value) => !SCHEME.test(value) || grpcAddressNamesPort(value), 'must be host:port, like 127.0.0.1:9000, or a host alone')
+  .transform((value) => {
+    if (SCHEME.test(value)) return value;
+    if (grpcAddressNamesPort(value)) return `http://${value}`;
+    const host = value.includes(':') && !value.startsWith('[') ? `[${value}]` : value;
+    return `http://${host}:${DEFAULT_GRPC_INFERENCE_PORT}`;
+  })
   .pipe(address);
 
 // Values from a properties file are strings; programmatic callers may pass numbers, booleans and arrays.
@@ -105,14 +130,30 @@ export const ServerConfigSchema = z.strictObject({
    * 8081, which TorchServe, and so this server, gives the management API.
    */
   grpc_inference_address: grpcAddress.default({ host: '127.0.0.1', port: DEFAULT_GRPC_INFERENCE_PORT }),
+  /**
+   * TorchServe's key for its gRPC inference port (TorchServe writes the host alone in
+   * `grpc_inference_address`). `loadConfig` folds it into `grpc_inference_address`: it is the port when
+   * that key names a host alone or is not set (host 127.0.0.1); a port written in
+   * `grpc_inference_address` wins over it, with a warning when they differ.
+   */
+  grpc_inference_port: integer(0, 65_535).optional(),
+  /**
+   * TorchServe's switch for TLS on its gRPC ports. gRPC is plaintext HTTP/2 here, as the HTTP APIs are
+   * plain HTTP: `true` stops start-up rather than serve in the clear what was meant to be encrypted.
+   */
+  enable_grpc_ssl: boolean.refine((on) => !on, 'TLS is not served here (gRPC is plaintext HTTP/2); terminate it in a proxy').optional(),
   /** Directory holding the archives; `--models NAME=FILE.mar` and `load_models` are resolved in it. */
   model_store: z.string().trim().min(1).optional(),
   /** `all`, or archives as `FILE.mar` / `NAME=FILE.mar`, loaded at start-up. */
   load_models: list.default([]),
   /** Requests each model version queues before answering 503. */
   job_queue_size: integer(1, 1_000_000).default(100),
-  /** Workers (processes) each model starts with unless its archive says otherwise. */
-  default_workers_per_model: integer(workers.min, workers.max).default(1),
+  /**
+   * Workers (processes) each model starts with unless its archive says otherwise. Unset: one per GPU
+   * with `number_of_gpu`, else one per core with one ONNX Runtime thread each, as many as fit in half
+   * the memory (`defaultWorkers`).
+   */
+  default_workers_per_model: integer(workers.min, workers.max).optional(),
   batch_size: integer(batchSize.min, batchSize.max).default(1),
   /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
   max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).default(100),
@@ -122,10 +163,22 @@ export const ServerConfigSchema = z.strictObject({
   default_startup_timeout: decimal(0, startupTimeoutS.max).default(DEFAULT_TIMEOUT_S),
   /** Largest request body, in bytes (TorchServe's 6553500 by default); larger bodies get 413. */
   max_request_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
+  /**
+   * Largest answer a handler may give, in bytes (TorchServe's 6553500 by default): a larger one is
+   * refused with 507 `ResponseTooLarge` (TorchServe's status for it) and the worker keeps serving.
+   */
+  max_response_size: integer(1, 1024 * 1024 * 1024).default(6_553_500),
+  /** Per-model-version settings as JSON, TorchServe's `models={"name": {"1.0": {"batchSize": 4, …}}}`. */
+  models: ModelsPropertySchema.default({}),
   /** GPUs the workers are spread over (round-robin); 0 runs on CPU. */
   number_of_gpu: integer(0, 64).default(0),
   /** Regular expressions of archive URLs the management API may register from; empty: the model store only. */
   allowed_urls: regexList.default([]),
+  /**
+   * Let `TS_ALLOWED_URLS` set `allowed_urls` when `enable_envvars_config` is on (TorchServe's hardening
+   * after CVE-2023-43654: the environment cannot widen where archives come from unless the file says so).
+   */
+  use_env_allowed_urls: boolean.default(false),
   /** Allow registering and unregistering models through the management API. */
   enable_model_api: boolean.default(false),
   enable_token_authorization: boolean.optional(),
@@ -151,6 +204,43 @@ export const ServerConfigSchema = z.strictObject({
    * `--shutdown-delay-duration`). 0 closes them at once.
    */
   shutdown_delay: integer(0, 3_600).default(0),
+  /** Serve `/metrics` on `metrics_address`; false opens no metrics listener. */
+  enable_metrics_api: boolean.default(true),
+  /**
+   * TorchServe's `log | prometheus | legacy`. Metrics are always Prometheus text on `metrics_address`
+   * here (TorchServe's default `log` leaves `/metrics` empty); another value starts with a warning.
+   */
+  metrics_mode: z.enum(['prometheus', 'log', 'legacy'], { error: 'must be prometheus, log or legacy' }).default('prometheus'),
+  /** Leave out the host's CPU, memory and disk gauges (TorchServe's system metrics). */
+  disable_system_metrics: boolean.default(false),
+  /** `Access-Control-Allow-Origin` on every answer, and preflight requests answered; unset: no CORS. */
+  cors_allowed_origin: z.string().trim().min(1).optional(),
+  cors_allowed_methods: z.string().trim().min(1).optional(),
+  cors_allowed_headers: z.string().trim().min(1).optional(),
+  /** Environment variables whose names match this regular expression are hidden from the workers. */
+  blacklist_env_vars: z
+    .string()
+    .trim()
+    .refine((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression')
+    .optional(),
+  /**
+   * TorchServe decodes JSON and text bodies for the handler when true (its default). Here `body` always
+   * keeps the raw bytes and `json` holds a JSON body parsed, which serves both settings; false starts
+   * with a warning saying so.
+   */
+  decode_input_request: boolean.default(true),
+  /**
+   * TorchServe's switch for PIL's pixel limit. The SDK always bounds decoded pixels (the handler's
+   * `maxImagePixels`); false starts with a warning saying so.
+   */
+  limit_max_image_pixels: boolean.default(true),
 });
 
 /** The raw values a config file or the command line may give, before validation. */

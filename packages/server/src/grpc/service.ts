@@ -61,8 +61,12 @@ export function inferenceServiceHandlers(options: InferenceServiceOptions): Unty
     // A call whose deadline passed while it was decoded is not queued: nobody would read its answer.
     if (call.cancelled) throw new CallEnded();
     const context = { requestId: record.requestId, headers: metadataHeaders(call.metadata), query: {} };
-    const answer = await runInfer(handle, decoded, context, 'grpc', receivedAt);
-    record.timings = answer.outcome;
+    const answer = await runInfer(handle, decoded, context, {
+      api: 'grpc',
+      receivedAt,
+      maxResponseSize: ctx.config.max_response_size,
+      onOutcome: (outcome) => (record.timings = outcome),
+    });
     return encodeModelInferResponse(answer.head, answer.outputs, decoded.rawOutputs);
   };
 
@@ -115,7 +119,7 @@ function unaryCalls({ ctx, accessLog, inferenceKey, responseSizes }: InferenceSe
             status = 200;
             bytes = responseSizes.get(response) ?? 0;
           } else {
-            const failure = toGrpcFailure(error);
+            const failure = toGrpcFailure(error, { maxRequestSize: ctx.config.max_request_size });
             logError(ctx.logger, { requestId: record.requestId, method: `gRPC ${method}` }, failure.http, error);
             callback({ code: failure.code, details: failure.details, metadata: failure.metadata });
             status = failure.http.status;

@@ -1,5 +1,5 @@
 import { Metadata, status as Status } from '@grpc/grpc-js';
-import { toHttpError, type HttpError } from '../http/errors.js';
+import { toHttpError, type HttpError, type RequestLimits } from '../http/errors.js';
 
 /**
  * The one mapping from the catalogue's HTTP statuses to gRPC status codes, as KServe's and Triton's
@@ -48,8 +48,8 @@ export interface GrpcFailure {
  * server log), then the table above. The trailing metadata carries `error-type` and, for a full queue
  * or a model not ready yet, `retry-after` in seconds.
  */
-export function toGrpcFailure(error: unknown): GrpcFailure {
-  const http = toHttpError(error);
+export function toGrpcFailure(error: unknown, limits: RequestLimits): GrpcFailure {
+  const http = toHttpError(error, limits);
   const metadata = new Metadata();
   metadata.set(ERROR_TYPE_KEY, http.body.type);
   if (http.retryAfter !== undefined) metadata.set('retry-after', String(Math.max(1, Math.ceil(http.retryAfter))));

@@ -23,6 +23,17 @@ export interface AppOptions {
   logger: ServerLogger;
   accessLog: AccessLog;
   lifecycle: { draining: boolean; stopping: boolean };
+  /** Called with the status of every answer, once it is written. */
+  onAnswered?: (status: number) => void;
+  /** TorchServe's `cors_allowed_origin`, `cors_allowed_methods`, `cors_allowed_headers`; no CORS without an origin. */
+  cors?: { origin?: string | undefined; methods?: string | undefined; headers?: string | undefined };
+}
+
+function corsHeaders(cors: NonNullable<AppOptions['cors']>): Record<string, string> {
+  const headers: Record<string, string> = { 'access-control-allow-origin': cors.origin! };
+  if (cors.methods !== undefined) headers['access-control-allow-methods'] = cors.methods;
+  if (cors.headers !== undefined) headers['access-control-allow-headers'] = cors.headers;
+  return headers;
 }
 
 /** A client may choose its request id (to follow a request through its own logs), within reason. */
@@ -50,10 +61,16 @@ export function createApp(options: AppOptions): FastifyInstance {
     },
   });
   app.decorateRequest('modelTarget', undefined);
-  installErrorHandling(app, options.logger);
+  installErrorHandling(app, options.logger, { maxRequestSize: options.bodyLimit });
 
+  const cors = options.cors?.origin === undefined ? undefined : corsHeaders(options.cors);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (cors !== undefined) {
+      reply.headers(cors);
+      // A browser's preflight asks before the real request; it needs no route of its own.
+      if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return reply.code(204).send();
+    }
     if (options.lifecycle.draining) {
       reply.header('connection', 'close');
       throw new ServerDraining();
@@ -65,6 +82,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     if (options.lifecycle.draining || options.lifecycle.stopping) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
+    options.onAnswered?.(reply.statusCode);
     const length = Number(reply.getHeader('content-length') ?? 0);
     options.accessLog.record({
       time: new Date(),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { type ApiName, type ListenerPlan, planListeners } from '../config/listeners.js';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
 import { answerExpectContinue } from './expect-continue.js';
@@ -10,31 +11,55 @@ import { inferenceApi } from './inference/index.js';
 import { managementApi } from './management/index.js';
 import { v2Routes } from './v2/index.js';
 
+/** One fastify app bound to one address, serving one or more of the APIs. */
+export interface HttpListener extends ListenerPlan {
+  app: FastifyInstance;
+}
+
 export interface HttpApps {
+  /** The app serving each API; APIs configured with the same address share one. */
   inference: FastifyInstance;
   management: FastifyInstance;
   metrics: FastifyInstance;
+  /** One per socket to open. With `enable_metrics_api=false` the metrics app has none. */
+  listeners: HttpListener[];
   /** The key inference calls must carry while token authorization is on; the gRPC service checks it too. */
   inferenceKey: string | undefined;
 }
 
 /**
- * The composition of the three HTTP apps: each API's routes are registered here, as one encapsulated
- * plugin per line, so an API's hooks and body parsers never leak into another's.
+ * The composition of the HTTP apps: one app per listener (see `planListeners`), each API's routes
+ * registered as one encapsulated plugin per line, so an API's hooks and body parsers never leak into
+ * another's, also when two APIs share a listener.
  */
 export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): Promise<HttpApps> {
-  const base = { bodyLimit: ctx.config.max_request_size, logger: ctx.logger, accessLog, lifecycle: ctx.lifecycle };
-  const inference = createApp(base);
-  const management = createApp(base);
-  const metrics = createApp(base);
+  const { config } = ctx;
+  const base = {
+    bodyLimit: config.max_request_size,
+    logger: ctx.logger,
+    accessLog,
+    lifecycle: ctx.lifecycle,
+    onAnswered: (status: number) => ctx.events.emit('http.response', { status }),
+    cors: { origin: config.cors_allowed_origin, methods: config.cors_allowed_methods, headers: config.cors_allowed_headers },
+  };
+  const listeners: HttpListener[] = planListeners(ctx.config).map((plan) => ({ ...plan, app: createApp(base) }));
+  const appFor = (api: ApiName): FastifyInstance | undefined => listeners.find((l) => l.apis.includes(api))?.app;
+  // Without a metrics listener (`enable_metrics_api=false`) its app still exists, for callers that inject into it.
+  const metrics = appFor('metrics') ?? createApp(base);
 
-  answerExpectContinue(inference, ctx.config.max_request_size);
-  const keys = await installTokenAuth({ inference, management }, ctx);
-  await inference.register(async (scope) => inferenceApi(scope, ctx));
-  await inference.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
-  await inference.register(async (scope) => openApiRoute(scope));
-  await management.register(async (scope) => managementApi(scope, ctx));
-  await metrics.register(async (scope) => { await metricsApi(scope, ctx); });
+  const keys = await installTokenAuth(listeners, ctx);
+  for (const { app, apis } of listeners) {
+    if (apis.includes('inference')) {
+      answerExpectContinue(app, ctx.config.max_request_size);
+      await app.register(async (scope) => inferenceApi(scope, ctx));
+      await app.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
+    }
+    if (apis.includes('management')) await app.register(async (scope) => managementApi(scope, ctx));
+    if (apis.includes('inference') || apis.includes('management')) await app.register(async (scope) => openApiRoute(scope));
+  }
+  await metrics.register(async (scope) => {
+    await metricsApi(scope, ctx);
+  });
 
-  return { inference, management, metrics, inferenceKey: keys?.inference };
+  return { inference: appFor('inference')!, management: appFor('management')!, metrics, listeners, inferenceKey: keys?.inference };
 }

@@ -10,7 +10,7 @@ export function describeReady(state: RunState): string {
     `model-server running (pid ${state.pid})`,
     `  inference:  ${addresses.inference}`,
     `  management: ${addresses.management}`,
-    `  metrics:    ${addresses.metrics}`,
+    `  metrics:    ${addresses.metrics ?? 'off (enable_metrics_api=false)'}`,
     ...(addresses.grpcInference === undefined ? [] : [`  grpc:       ${addresses.grpcInference}`]),
     `  models:     ${models === '' ? '(none)' : models}`,
     `  logs:       ${state.logDir}`,

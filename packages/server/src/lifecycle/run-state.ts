@@ -32,7 +32,8 @@ export const RunStateSchema = z.object({
     .object({
       inference: z.string(),
       management: z.string(),
-      metrics: z.string(),
+      /** Absent with `enable_metrics_api=false`. */
+      metrics: z.string().optional(),
       /** The gRPC inference service as `host:port` (absent in the state of a server from before it had one). */
       grpcInference: z.string().optional(),
     })

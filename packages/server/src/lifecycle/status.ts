@@ -34,7 +34,7 @@ export async function printStatus(paths: RunPaths, json: boolean): Promise<numbe
     `model-server is running (pid ${state.pid}, since ${state.startedAt}): ${health}`,
     `  inference:  ${addresses.inference}`,
     `  management: ${addresses.management}`,
-    `  metrics:    ${addresses.metrics}`,
+    `  metrics:    ${addresses.metrics ?? 'off (enable_metrics_api=false)'}`,
     ...(addresses.grpcInference === undefined ? [] : [`  grpc:       ${addresses.grpcInference}`]),
     `  logs:       ${state.logDir}`,
     '  models:',

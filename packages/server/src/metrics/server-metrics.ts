@@ -1,7 +1,9 @@
+import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServerEventMap, ServerEvents } from '../events.js';
 import { BATCH_SIZE_BUCKETS, LATENCY_BUCKETS_SECONDS } from './buckets.js';
 import { CustomMetrics, DEFAULT_CUSTOM_METRIC_LIMITS, type CustomMetricLimits } from './custom-metrics.js';
+import { TorchServeMetrics } from './torchserve-metrics.js';
 
 const MODEL_LABELS = ['model_name', 'model_version'] as const;
 
@@ -11,6 +13,12 @@ export interface ServerMetricsOptions {
   /** Node.js process metrics (CPU, memory, event loop, GC) of the server process. */
   processMetrics?: boolean;
   customLimits?: CustomMetricLimits;
+  /** The `hostname`/`Hostname` label of TorchServe's metrics (default: this machine's name). */
+  hostname?: string;
+  /** TorchServe's host gauges: CPU, memory and disk (`disable_system_metrics` turns them off). */
+  systemMetrics?: boolean;
+  /** When a worker was started (epoch ms), for `WorkerLoadTime` once it reports ready. */
+  workerStartedAt?: (model: string, version: string, workerId: string) => number | undefined;
 }
 
 /**
@@ -21,7 +29,7 @@ export interface ServerMetricsOptions {
  */
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'model_name' | 'model_version' | 'status'>;
+  private readonly requests: Counter<'model_name' | 'model_version' | 'hostname' | 'status'>;
   private readonly queueLatency: Histogram<'model_name' | 'model_version'>;
   private readonly inferenceLatency: Histogram<'model_name' | 'model_version'>;
   private readonly requestLatency: Histogram<'model_name' | 'model_version'>;
@@ -31,6 +39,8 @@ export class ServerMetrics {
   private readonly workerRestarts: Counter<'model_name' | 'model_version'>;
   private readonly workerRss: Gauge<'model_name' | 'model_version' | 'worker_id'>;
   private readonly custom: CustomMetrics;
+  private readonly torchserve: TorchServeMetrics;
+  private readonly hostname: string;
   private readonly alive = new Map<string, Set<string>>();
   /** Labelled children per model version: looking a series up by its labels on every request costs more than recording it. */
   private readonly series = new Map<string, RequestSeries>();
@@ -38,10 +48,11 @@ export class ServerMetrics {
 
   constructor(private readonly events: ServerEvents, options: ServerMetricsOptions = {}) {
     const registers = [this.registry];
+    this.hostname = options.hostname ?? os.hostname();
     this.requests = new Counter({
       name: 'ts_inference_requests_total',
-      help: 'Inference requests answered, by model, version and HTTP status',
-      labelNames: [...MODEL_LABELS, 'status'],
+      help: 'Inference requests answered, by model, version, host (as TorchServe labels it) and HTTP status',
+      labelNames: [...MODEL_LABELS, 'hostname', 'status'],
       registers,
     });
     this.queueLatency = new Histogram({
@@ -97,24 +108,35 @@ export class ServerMetrics {
       registers,
     });
     this.custom = new CustomMetrics(this.registry, options.customLimits ?? DEFAULT_CUSTOM_METRIC_LIMITS);
+    this.torchserve = new TorchServeMetrics(this.registry, {
+      hostname: this.hostname,
+      systemMetrics: options.systemMetrics ?? true,
+      workerStartedAt: options.workerStartedAt,
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     this.on('request.finished', (e) => {
       const series = this.requestSeries(e.model, e.version);
       let requests = series.requests.get(e.status);
-      if (requests === undefined) series.requests.set(e.status, (requests = this.requests.labels(e.model, e.version, String(e.status))));
+      if (requests === undefined) series.requests.set(e.status, (requests = this.requests.labels(e.model, e.version, this.hostname, String(e.status))));
       requests.inc();
       series.requestLatency.observe(e.totalMs / 1000);
       // A request refused before queueing or that never reached a handler has no such time to report.
       if (e.queueMs > 0 || e.inferenceMs > 0) series.queueLatency.observe(e.queueMs / 1000);
       if (e.inferenceMs > 0) series.inferenceLatency.observe(e.inferenceMs / 1000);
+      this.torchserve.requestFinished(e);
     });
-    this.on('batch.finished', (e) => this.requestSeries(e.model, e.version).batchSize.observe(e.size));
+    this.on('http.response', (e) => this.torchserve.httpResponse(e.status));
+    this.on('batch.finished', (e) => {
+      this.requestSeries(e.model, e.version).batchSize.observe(e.size);
+      this.torchserve.batchFinished(e);
+    });
     this.on('queue.depth', (e) => this.queueDepth.set({ model_name: e.model, model_version: e.version }, e.depth));
     this.on('worker.started', (e) => {
       const set = this.workerSet(e.model, e.version);
       set.add(e.workerId);
       this.workersAlive.set({ model_name: e.model, model_version: e.version }, set.size);
+      this.torchserve.workerReady(e.model, e.version, e.workerId);
     });
     this.on('worker.exited', (e) => {
       const labels = { model_name: e.model, model_version: e.version };
@@ -122,6 +144,7 @@ export class ServerMetrics {
       set.delete(e.workerId);
       this.workersAlive.set(labels, set.size);
       this.workerRss.remove({ ...labels, worker_id: e.workerId });
+      this.torchserve.workerGone(e.workerId);
       if (!e.expected) this.workerRestarts.inc(labels);
     });
     this.on('worker.memory', (e) => {
@@ -152,9 +175,13 @@ export class ServerMetrics {
     return this.registry.contentType;
   }
 
-  /** The Prometheus text exposition of every metric. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The Prometheus text exposition of every metric, or of those named (unknown names give nothing). */
+  async render(names?: readonly string[]): Promise<string> {
+    if (names === undefined) return this.registry.metrics();
+    const parts = await Promise.all(
+      [...new Set(names)].map((name) => (this.registry.getSingleMetric(name) === undefined ? '' : this.registry.getSingleMetricAsString(name))),
+    );
+    return parts.filter((p) => p !== '').map((p) => `${p}\n`).join('');
   }
 
   /** Stops observing the server's events. */

@@ -1,12 +1,12 @@
 import type { Manifest } from '@nodeserve/archiver';
 import type { Logger } from '@nodeserve/handler-sdk';
 import { join } from 'node:path';
-import { Batcher } from '../batching/batcher.js';
+import { type BatchingSettings, Batcher } from '../batching/batcher.js';
 import type { Job } from '../batching/job.js';
 import { ModelNotReady, QueueFull, ServerDraining } from '../errors.js';
 import type { ServerEvents } from '../events.js';
+import { Worker } from '../workers/worker.js';
 import { WorkerPool } from '../workers/worker-pool.js';
-import { WorkerProcess, type WorkerProcessOptions } from '../workers/worker-process.js';
 import { threadsPerWorker } from './effective-config.js';
 import type {
   EffectiveModelConfig, InferenceOutcome, InferenceRequest, ModelMetadata, ModelVersionHandle, WorkerInfo,
@@ -34,7 +34,10 @@ export interface ModelVersionOptions {
   events: ServerEvents;
 }
 
-/** One registered version of a model: its queue and batcher in front of its worker pool. */
+/**
+ * One registered version of a model: composes its batcher (queue and dynamic batching) and its worker
+ * pool, whose workers pull their batches from the batcher.
+ */
 export class ModelVersion implements ModelVersionHandle {
   readonly name: string;
   readonly version: string;
@@ -43,11 +46,16 @@ export class ModelVersion implements ModelVersionHandle {
   readonly archivePath: string;
   metadata: ModelMetadata | undefined;
   private currentConfig: EffectiveModelConfig;
-  private readonly batcher: Batcher<WorkerProcess>;
-  private readonly pool: WorkerPool;
+  private readonly batcher: Batcher;
+  private readonly pool: WorkerPool<Worker>;
   private draining = false;
+  /** Requests accepted and not yet answered. */
   private inFlight = 0;
+  /** Drains waiting for `inFlight` to come back to 0. */
+  private readonly awaitingAnswers: Array<() => void> = [];
   private workerSeq = 0;
+  /** Counts scale calls, so a retirement waiting for its requests knows when a newer call replaced it. */
+  private scaleGeneration = 0;
 
   constructor(private readonly options: ModelVersionOptions) {
     this.name = options.name;
@@ -56,22 +64,20 @@ export class ModelVersion implements ModelVersionHandle {
     this.modelDir = options.modelDir;
     this.archivePath = options.archivePath;
     this.currentConfig = options.config;
+    this.batcher = new Batcher(this.batchingSettings(), (depth) =>
+      options.events.emit('queue.depth', { model: this.name, version: this.version, depth }));
     this.pool = new WorkerPool({
       model: this.name,
       version: this.version,
       logger: options.logger,
-      spawn: (slot, callbacks) => this.spawn(slot, callbacks),
-      gpuFor: (slot) => this.gpuFor(slot),
-      onIdle: () => this.batcher.pump(),
-      onLost: (worker) => this.batcher.release(worker),
-      onStartFailed: (error) => this.failQueued(() => new ModelNotReady(this.name, `no worker could start: ${error.message}`)),
-      // A loaded model has metadata even when its handler cannot describe it; the last one known stays when scaled to zero.
-      onMetadata: (metadata) => {
-        this.metadata = metadata ?? this.metadata ?? { inputs: [], outputs: [] };
-      },
+      spawn: (slot) => this.spawn(slot),
     });
-    this.batcher = new Batcher<WorkerProcess>(this.batchingSettings(), this.pool, (depth) =>
-      options.events.emit('queue.depth', { model: this.name, version: this.version, depth }));
+    // A loaded model has metadata even when its handler cannot describe it; the last one known stays when scaled to zero.
+    this.pool.on('metadata', (metadata) => {
+      this.metadata = metadata ?? this.metadata ?? { inputs: [], outputs: [] };
+    });
+    this.pool.on('startFailed', (error) =>
+      this.failQueued(() => new ModelNotReady(this.name, `no worker could start: ${error.message}`)));
   }
 
   get config(): EffectiveModelConfig {
@@ -80,7 +86,8 @@ export class ModelVersion implements ModelVersionHandle {
 
   submit(request: InferenceRequest): Promise<InferenceOutcome> {
     if (this.draining) return Promise.reject(new ServerDraining());
-    if (this.pool.target === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
+    // Scaled to zero: refused from the moment of the scale call, while the workers finish what was accepted.
+    if (this.currentConfig.minWorkers === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
     return new Promise<InferenceOutcome>((resolve, reject) => {
       const job: Job = {
         request,
@@ -123,14 +130,30 @@ export class ModelVersion implements ModelVersionHandle {
     return this.pool.resize(this.currentConfig.minWorkers, synchronous);
   }
 
+  /**
+   * Changes the worker count live. Scaling to zero refuses new requests at once (503 `ModelNotReady`),
+   * lets the workers answer every request already accepted, queued or running, and only then retires
+   * them, as unregistering does; with `synchronous` it resolves once they are gone. A later scale call
+   * supersedes a retirement still waiting for its requests.
+   */
   async scale(minWorkers: number, maxWorkers: number, synchronous: boolean): Promise<void> {
     if (this.draining) throw new ServerDraining();
-    const config: EffectiveModelConfig = { ...this.currentConfig, minWorkers, maxWorkers: Math.max(minWorkers, maxWorkers, 1) };
+    const config: EffectiveModelConfig = { ...this.currentConfig, minWorkers, maxWorkers: Math.max(minWorkers, maxWorkers) };
     if (!this.options.fixedThreads) config.intraOpNumThreads = threadsPerWorker(this.options.cpuCount, minWorkers);
     this.currentConfig = config;
-    const resized = this.pool.resize(minWorkers, synchronous);
-    if (minWorkers === 0) this.failQueued(() => new ModelNotReady(this.name, 'it was scaled to zero workers'));
-    await resized;
+    const generation = ++this.scaleGeneration;
+    if (minWorkers > 0) {
+      await this.pool.resize(minWorkers, synchronous);
+      return;
+    }
+    const retire = this.answered().then(() => (generation === this.scaleGeneration ? this.pool.resize(0, true) : undefined));
+    if (synchronous) await retire;
+    else retire.catch((error: unknown) => this.options.logger.error('scaling to zero workers failed', { model: this.name, version: this.version, error }));
+  }
+
+  /** Resolves once every accepted request has its answer. */
+  private answered(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.awaitingAnswers.push(resolve));
   }
 
   /** Stops taking requests, answers every queued and running one, then ends the workers. */
@@ -138,14 +161,19 @@ export class ModelVersion implements ModelVersionHandle {
     this.draining = true;
     this.batcher.flush();
     if (this.pool.target === 0) this.failQueued(() => new ServerDraining());
-    await this.pool.waitFor(() => {
-      if (this.inFlight === 0) return true;
-      // Nothing left to run the queue: answer it rather than wait for workers that will not come.
+    // Nothing left to run the queue: answer it rather than wait for workers that will not come.
+    const answerStranded = (): void => {
       if (this.pool.live === 0 && this.pool.busy === 0 && this.batcher.pending > 0 && !this.startingSoon()) {
         this.failQueued(() => new ServerDraining());
       }
-      return false;
-    });
+    };
+    this.pool.on('change', answerStranded);
+    try {
+      answerStranded();
+      await this.answered();
+    } finally {
+      this.pool.off('change', answerStranded);
+    }
     await this.pool.stop();
   }
 
@@ -155,14 +183,14 @@ export class ModelVersion implements ModelVersionHandle {
 
   private settled(): void {
     this.inFlight--;
-    if (this.draining) this.pool.notify();
+    if (this.inFlight === 0) for (const resolve of this.awaitingAnswers.splice(0)) resolve();
   }
 
   private failQueued(error: () => Error): void {
     for (const job of this.batcher.takeQueued()) job.reject(error());
   }
 
-  private batchingSettings(): { batchSize: number; maxBatchDelay: number; queueCapacity: number } {
+  private batchingSettings(): BatchingSettings {
     return {
       batchSize: this.currentConfig.batchSize,
       maxBatchDelay: this.currentConfig.maxBatchDelay,
@@ -175,12 +203,12 @@ export class ModelVersion implements ModelVersionHandle {
     return devices.length === 0 ? null : devices[slot % devices.length]!;
   }
 
-  private spawn(slot: number, callbacks: Pick<WorkerProcessOptions, 'onIdle' | 'onExit'>): WorkerProcess {
+  private spawn(slot: number): Worker {
     const { manifest, modelDir } = this;
     const config = this.currentConfig;
     const { options } = this;
     this.workerSeq++;
-    return new WorkerProcess({
+    return new Worker({
       id: `${this.name}-${this.version}-w${this.workerSeq}`,
       workerMain: options.workerMain,
       execArgv: options.workerExecArgv,
@@ -188,8 +216,7 @@ export class ModelVersion implements ModelVersionHandle {
       responseTimeoutMs: config.responseTimeout * 1000,
       logger: options.logger,
       events: options.events,
-      onIdle: callbacks.onIdle,
-      onExit: callbacks.onExit,
+      source: this.batcher,
       init: {
         modelName: this.name,
         modelVersion: this.version,

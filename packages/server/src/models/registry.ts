@@ -1,7 +1,7 @@
 import { MODEL_NAME_PATTERN, extractArchive } from '@nodeserve/archiver/reader';
 import type { Logger } from '@nodeserve/handler-sdk';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cacheDirFor, defaultCacheRoot } from './cache-dir.js';
 import { createRunDir } from './run-dir.js';
@@ -10,6 +10,7 @@ import type { ServerEvents } from '../events.js';
 import { locateWorkerMain } from '../workers/worker-entry.js';
 import { type EngineDefaults, deviceIds, effectiveConfig } from './effective-config.js';
 import { ModelVersion } from './model-version.js';
+import { compareVersions, highestVersion } from './versions.js';
 import type { ModelRegistry, ModelVersionHandle, RegisterOptions } from './types.js';
 
 export interface ModelRegistryOptions {
@@ -28,11 +29,28 @@ export interface ModelRegistryOptions {
   serverVersion: string;
   /** Cores ONNX Runtime threads are shared across; the machine's by default. */
   cpuCount?: number;
+  /** Memory the default worker count must fit in; the machine's by default. */
+  memoryBytes?: number;
   /** Milliseconds between worker memory reports (`worker.memory`). */
   memoryReportMs?: number;
 }
 
 const MAX_MODEL_NAME_LENGTH = 128;
+
+/**
+ * The old generation a worker starts with, in MiB. V8 sizes its first old-space limits from the
+ * live heap (a worker's is ~15 MB) and collects when GC takes ~3 % of wall time, idle included; each
+ * request allocates megabytes of decoded pixels and tensors, so a worker ran a mark-compact every few
+ * dozen requests. With 64 MiB: 9.5–10.0 ms of worker CPU per MobileNet v2 int8 request instead of
+ * 10.7 (2,000 requests, docs/server.md).
+ */
+const WORKER_INITIAL_OLD_SPACE_MB = 64;
+
+function workerExecArgv(maxHeapMb: number | undefined): string[] {
+  if (maxHeapMb === undefined) return [`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`];
+  return [`--initial-old-space-size=${Math.min(WORKER_INITIAL_OLD_SPACE_MB, maxHeapMb)}`, `--max-old-space-size=${maxHeapMb}`];
+}
+
 const DEFAULT_MEMORY_REPORT_MS = 10_000;
 
 interface Entry {
@@ -43,6 +61,8 @@ interface Entry {
 
 interface Model {
   defaultVersion: string;
+  /** Chosen by set-default: start-up loading and unregistering no longer move it. */
+  defaultSetExplicitly: boolean;
   versions: Map<string, Entry>;
 }
 
@@ -75,7 +95,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     const { version } = entry.version;
     model.versions.delete(version);
     if (model.versions.size === 0) models.delete(name);
-    else if (model.defaultVersion === version) model.defaultVersion = [...model.versions.keys()].at(-1)!;
+    else if (model.defaultVersion === version) model.defaultVersion = highestVersion(model.versions.keys())!;
     await entry.version.drain();
     await cleanup(entry.extractDir);
   }
@@ -129,7 +149,8 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     try {
       if (request.startAfter !== undefined) await request.startAfter;
       if (shuttingDown) throw new ServerDraining();
-      const config = effectiveConfig(options.defaults, manifest.config, request, cpuCount);
+      const modelBytes = Object.values(manifest.files).reduce((sum, file) => sum + file.size, 0);
+      const config = effectiveConfig(options.defaults, manifest.config, request, { cpuCount, memoryBytes: options.memoryBytes ?? totalmem(), modelBytes });
       modelVersion = new ModelVersion({
         name,
         manifest,
@@ -142,7 +163,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
         devices: deviceIds(config, options.defaults.numberOfGpu),
         cpuCount,
         workerMain,
-        workerExecArgv: options.defaults.workerMaxHeapMb === undefined ? [] : [`--max-old-space-size=${options.defaults.workerMaxHeapMb}`],
+        workerExecArgv: workerExecArgv(options.defaults.workerMaxHeapMb),
         memoryReportMs: options.memoryReportMs ?? DEFAULT_MEMORY_REPORT_MS,
         serverName: options.serverName,
         serverVersion: options.serverVersion,
@@ -160,8 +181,15 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     }
     const entry: Entry = { version: modelVersion, extractDir };
     const model = models.get(name);
-    if (model === undefined) models.set(name, { defaultVersion: version, versions: new Map([[version, entry]]) });
-    else model.versions.set(version, entry);
+    if (model === undefined) {
+      models.set(name, { defaultVersion: version, defaultSetExplicitly: false, versions: new Map([[version, entry]]) });
+    } else {
+      model.versions.set(version, entry);
+      // Start-up models finish loading in any order: the highest version is their default, every start.
+      if (request.initial === true && !model.defaultSetExplicitly && compareVersions(version, model.defaultVersion) > 0) {
+        model.defaultVersion = version;
+      }
+    }
     options.events.emit('model.registered', { model: name, version });
     return modelVersion;
   }
@@ -177,7 +205,9 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
 
     setDefault(name, version) {
       find(name, version);
-      models.get(name)!.defaultVersion = version;
+      const model = models.get(name)!;
+      model.defaultVersion = version;
+      model.defaultSetExplicitly = true;
     },
 
     resolve(name, version) {

@@ -1,52 +1,27 @@
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
-import type { NamedTensor, RequestInput, TensorDatatype } from '@nodeserve/handler-sdk';
+import type { ModelDescription } from '@nodeserve/handler-sdk';
+import type { InferenceOutcome, InferenceRequest } from '../batching/job.js';
+import type { WorkerInfo } from '../workers/worker.js';
 
-/** The seam between the HTTP layers and the serving engine (registry, queues, batching, workers). */
+/**
+ * The seam between the HTTP layers and the serving engine (registry, queues, batching, workers). The
+ * request, outcome and worker shapes belong to the layers that produce them and are re-exported here.
+ */
 
-export interface InferenceRequest {
-  input: RequestInput;
-  api: 'predictions' | 'v2' | 'grpc';
-  /** `performance.now()` when the request arrived, for queue and end-to-end timings. */
-  receivedAt: number;
-}
+export type { InferenceOutcome, InferenceRequest, InferenceResult } from '../batching/job.js';
+export type { WorkerInfo, WorkerState } from '../workers/worker.js';
+export type { ModelDescription, TensorMetadata } from '@nodeserve/handler-sdk';
 
-/** One request's answer from its worker. Failures reject `submit()` with a `NodeserveError` instead. */
-export type InferenceOutcome = { queueMs: number; inferenceMs: number } & (
-  | { kind: 'json'; body: Buffer }
-  | { kind: 'bytes'; body: Buffer; contentType: string }
-  | { kind: 'tensors'; outputs: NamedTensor[]; parameters?: Record<string, unknown> }
-);
-
-export interface TensorMetadata {
-  name: string;
-  datatype: TensorDatatype;
-  /** -1 for a dynamic dimension, as the v2 protocol writes it. */
-  shape: number[];
-}
-
-/** What a worker reports about its model after `initialize` (from the handler's `describe()`, if any). */
-export interface ModelMetadata {
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-  platform?: string;
-}
+/**
+ * What a loaded model version tells the v2 metadata endpoint: its handler's `describe()` (the SDK's
+ * `ModelDescription`), or no inputs, no outputs and no platform when the handler has none.
+ */
+export type ModelMetadata = Omit<ModelDescription, 'platform'> & Partial<Pick<ModelDescription, 'platform'>>;
 
 /** A model version's settings after merging server defaults < archive config < management parameters. */
 export type EffectiveModelConfig = Required<
   Pick<ModelConfig, 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay' | 'responseTimeout' | 'startupTimeout'>
 > & ModelConfig;
-
-export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'dead';
-
-export interface WorkerInfo {
-  id: string;
-  pid: number | undefined;
-  state: WorkerState;
-  gpuId: number | null;
-  startedAt: string;
-  restarts: number;
-  rssBytes?: number;
-}
 
 export interface ModelVersionHandle {
   readonly name: string;
@@ -85,6 +60,12 @@ export interface RegisterOptions {
    * rejects, the registration is abandoned (what was extracted is removed) and rejects with that reason.
    */
   startAfter?: Promise<unknown>;
+  /**
+   * One of the start-up models (`load_models`, `--models`). They load concurrently and finish in any
+   * order; among the start-up versions of one name the highest (`compareVersions` in versions.ts) is the default,
+   * unless set-default chose one.
+   */
+  initial?: boolean;
 }
 
 export interface ModelRegistry {

@@ -1,6 +1,8 @@
 import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 import { BadRequest } from '../errors.js';
 import type { InferenceOutcome, InferenceRequest, ModelVersionHandle } from '../models/types.js';
+import { checkResponseSize } from '../http/response-size.js';
+import { checkInputs, checkOutputs, checkRequestedOutputs } from './model-contract.js';
 import type { V2Parameters } from './schemas.js';
 
 /** The output a JSON or bytes answer becomes on the v2 API (a handler that returns tensors names its own). */
@@ -15,14 +17,17 @@ export interface InferRequestContext {
 }
 
 /**
- * The handler sees an infer request as it sees `/predictions`: when there is exactly one BYTES input, its
- * first element is `body` (an image sent as BYTES goes through the same preprocessing), and every
- * input is in `tensors` for handlers that take raw tensors. The same for REST and gRPC.
+ * The handler sees an infer request as it sees `/predictions`: when there is exactly one BYTES input of
+ * exactly one element, that element is `body` (an image sent as BYTES goes through the same
+ * preprocessing), and every input is in `tensors` for handlers that take raw tensors. A BYTES input
+ * of several elements leaves `body` empty, so a handler that reads only `body` fails rather than
+ * answer for the first element alone. The same for REST and gRPC.
  */
 export function inferRequestInput(context: InferRequestContext, tensors: NamedTensor[], requestedOutputs: string[] | undefined): RequestInput {
   const bytesInputs = tensors.filter((t) => t.datatype === 'BYTES');
+  const only = bytesInputs.length === 1 && bytesInputs[0]!.data.length === 1 ? bytesInputs[0]! : undefined;
   // The tensor's own element, not a copy: the worker channel sends it once for both places.
-  const body = (bytesInputs.length === 1 ? (bytesInputs[0]?.data[0] as Uint8Array | undefined) : undefined) ?? new Uint8Array(0);
+  const body = (only?.data[0] as Uint8Array | undefined) ?? new Uint8Array(0);
   return {
     ...context,
     body,
@@ -69,34 +74,47 @@ export interface DecodedInfer {
 }
 
 export interface InferAnswer {
-  /** The worker's answer, for its queue and inference timings. */
-  outcome: InferenceOutcome;
   /** The response's model, version, id and parameters. */
   head: { model_name: string; model_version: string; id?: string | undefined; parameters?: V2Parameters | undefined };
   /** The outputs to send, those asked for in their order. */
   outputs: NamedTensor[];
 }
 
+/** How a front door calls `runInfer`. */
+export interface InferOptions {
+  /** Which API the request came through, for metrics and the access log. */
+  api: InferenceRequest['api'];
+  /** `performance.now()` once the whole request was read: its queue time starts there. */
+  receivedAt: number;
+  /** `max_response_size`, in bytes: a bigger answer is refused with `ResponseTooLarge` (507). */
+  maxResponseSize: number;
+  /** Told the worker's answer as soon as it comes, for its queue and inference timings, also when the answer is then refused. */
+  onOutcome?: (outcome: InferenceOutcome) => void;
+}
+
 /**
  * Runs a decoded infer request on a model version through its queue, batching and workers, and
  * shapes the answer as the protocol returns it; each front door then encodes it in its own form.
+ * The model's metadata is held as a contract on both sides (`model-contract.ts`): unknown or mistyped
+ * inputs and unknown requested outputs are refused before queueing (`BadRequest`), an answer that
+ * breaks the handler's `describe()` fails the request (`InvalidHandlerOutput`).
  */
-export async function runInfer(
-  handle: ModelVersionHandle,
-  decoded: DecodedInfer,
-  context: InferRequestContext,
-  api: InferenceRequest['api'],
-  receivedAt: number,
-): Promise<InferAnswer> {
+export async function runInfer(handle: ModelVersionHandle, decoded: DecodedInfer, context: InferRequestContext, options: InferOptions): Promise<InferAnswer> {
+  checkInputs(handle, decoded.tensors);
+  checkRequestedOutputs(handle, decoded.requestedOutputs);
+  const { api, receivedAt, maxResponseSize } = options;
   const outcome = await handle.submit({ input: inferRequestInput(context, decoded.tensors, decoded.requestedOutputs), api, receivedAt });
+  options.onOutcome?.(outcome);
+  checkResponseSize(handle.name, outcome, maxResponseSize);
+  const answered = outcomeTensors(outcome);
+  checkOutputs(handle, answered);
   return {
-    outcome,
     head: {
       model_name: handle.name,
       model_version: handle.version,
       id: decoded.request.id,
       parameters: outcome.kind === 'tensors' ? protocolParameters(outcome.parameters) : undefined,
     },
-    outputs: selectOutputs(outcomeTensors(outcome), decoded.requestedOutputs, handle),
+    outputs: selectOutputs(answered, decoded.requestedOutputs, handle),
   };
 }

@@ -128,8 +128,11 @@ const schemas: Record<string, Schema> = {
   },
 };
 
+const customized = queryParam('customized', 'Only false: customized metadata is not provided (GET /v2/models/{model_name} gives the model metadata)', { type: 'boolean', enum: [false] });
+
 const describeResponses = {
   '200': json({ type: 'array', items: ref('ModelDescription') }, 'The model version(s)'),
+  '400': error('Unsupported parameter (named in the message)'),
   '404': error('No such model or version'),
   ...unauthorized,
 };
@@ -138,16 +141,24 @@ const scale = {
   summary: 'Scale a model version’s workers live; queued and running requests keep being answered',
   parameters: [
     queryParam('min_worker', 'Workers to keep running', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max, default: 1 }),
-    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: 1, maximum: MODEL_LIMITS.workers.max }),
+    queryParam('max_worker', 'Most workers (default: min_worker)', { type: 'integer', minimum: MODEL_LIMITS.workers.min, maximum: MODEL_LIMITS.workers.max }),
     queryParam('synchronous', 'Answer once the pool has reached the new size', { type: 'boolean', default: false }),
+    queryParam('model_version', 'The version, when the path names none', { type: 'string' }),
+    queryParam('timeout', 'Only -1: retired workers always finish the requests they hold', { type: 'integer', enum: [-1] }),
   ],
-  responses: { '200': status('Scaled'), '202': status('Scaling started'), '400': error('Invalid parameter'), '404': error('No such model or version'), ...unauthorized },
+  responses: { '200': status('Scaled'), '202': status('Scaling started'), '400': error('Invalid or unsupported parameter (named in the message)'), '404': error('No such model or version'), ...unauthorized },
 };
 
 const unregister = {
   summary: 'Unregister a model version: stops routing to it, answers its queued and running requests, then ends its workers',
+  parameters: [
+    queryParam('synchronous', 'Answer once the version is gone (default), or at once with 202', { type: 'boolean', default: true }),
+    queryParam('timeout', 'Only -1: the workers always finish the requests they hold', { type: 'integer', enum: [-1] }),
+  ],
   responses: {
     '200': status('Unregistered'),
+    '202': status('Unregistering started'),
+    '400': error('Invalid or unsupported parameter (named in the message)'),
     '404': error('No such model or version'),
     '405': error('enable_model_api is false'),
     ...unauthorized,
@@ -158,16 +169,17 @@ const inferencePaths = {
   '/ping': { get: { summary: 'Health: 200 when every model has its minimum of live workers, else 500', responses: { '200': json({ type: 'object' }, 'Healthy'), '500': json({ type: 'object' }, 'Unhealthy') } } },
   '/predictions/{model_name}': {
     post: {
-      summary: 'Predict with the default version; the body (raw, multipart `data` field or JSON) goes to the handler',
+      summary: 'Predict with the default version; the body (raw, base64 text of an image, a multipart form with every field, or JSON) goes to the handler',
       parameters: [modelName],
       requestBody: { content: { 'application/octet-stream': {}, 'image/*': {}, 'multipart/form-data': {}, 'application/json': {} } },
       responses: {
         '200': { description: 'The handler’s answer' },
         '400': error('The handler refused the input'),
         '404': error('No such model'),
-        '413': error('Body larger than max_request_size'),
+        '413': error('Body larger than max_request_size, or a multipart form over its limits (the message names the limit)'),
         '503': error('Queue full or no live worker (Retry-After set)'),
         '504': error('Handler exceeded its response timeout'),
+        '507': error('The answer is larger than max_response_size'),
         ...unauthorized,
       },
     },
@@ -194,10 +206,12 @@ const inferencePaths = {
       requestBody: { required: true, content: { 'application/json': { schema: ref('V2InferRequest') }, 'application/octet-stream': { description: 'JSON header followed by binary tensors' } } },
       responses: {
         '200': { description: 'Outputs', content: { 'application/json': { schema: ref('V2InferResponse') }, 'application/octet-stream': { description: 'JSON header followed by binary outputs' } } },
-        '400': v2Error('Invalid request or tensor data'),
+        '400': v2Error('Invalid request or tensor data; an input or requested output the model metadata does not list'),
         '404': v2Error('No such model'),
-        '413': v2Error('Body larger than max_request_size'),
+        '413': v2Error('Body larger than max_request_size (the message names the limit)'),
+        '500': v2Error('The handler answered something its model metadata does not advertise'),
         '503': v2Error('Queue full or no live worker'),
+        '507': v2Error('The answer is larger than max_response_size'),
         ...unauthorized,
       },
     },
@@ -226,14 +240,16 @@ const managementPaths = {
         queryParam('batch_size', 'Largest batch', { type: 'integer', minimum: MODEL_LIMITS.batchSize.min, maximum: MODEL_LIMITS.batchSize.max }),
         queryParam('max_batch_delay', 'Milliseconds to fill a batch', { type: 'integer', minimum: MODEL_LIMITS.maxBatchDelayMs.min, maximum: MODEL_LIMITS.maxBatchDelayMs.max }),
         queryParam('response_timeout', 'Seconds a batch may run', { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: MODEL_LIMITS.responseTimeoutS.max }),
-        queryParam('synchronous', 'Answer once the workers are ready', { type: 'boolean', default: false }),
+        queryParam('synchronous', 'Answer once the workers are ready (TorchServe’s default); false: 202 while they start', { type: 'boolean', default: true }),
+        queryParam('runtime', 'Only node: the runtime archives record', { type: 'string', enum: ['node'] }),
       ],
+      requestBody: { required: false, description: 'The same parameters as a JSON object, as TorchServe also takes them; the query wins', content: { 'application/json': { schema: { type: 'object' } } } },
       responses: {
         '200': status('Registered'),
         '202': status('Registered; workers starting'),
-        '400': error('Invalid parameter, unreadable or unsafe archive, failed download'),
+        '400': error('Invalid or unsupported parameter (named in the message), unreadable or unsafe archive, failed download'),
         '403': error('Path outside the model store, or URL not allowed by allowed_urls'),
-        '404': error('No such file in the model store'),
+        '404': error('No such file in the model store, or an empty url'),
         '405': error('enable_model_api is false'),
         '409': error('This name and version is already registered, or the downloaded file name exists'),
         ...unauthorized,
@@ -241,15 +257,15 @@ const managementPaths = {
     },
   },
   '/models/{model_name}': {
-    get: { summary: 'Describe the default version', parameters: [modelName], responses: describeResponses },
+    get: { summary: 'Describe the default version', parameters: [modelName, customized], responses: describeResponses },
     put: { ...scale, parameters: [modelName, ...scale.parameters] },
-    delete: { ...unregister, summary: `${unregister.summary} (default version)`, parameters: [modelName] },
+    delete: { ...unregister, summary: `${unregister.summary} (default version)`, parameters: [modelName, ...unregister.parameters] },
   },
-  '/models/{model_name}/all': { get: { summary: 'Describe every version', parameters: [modelName], responses: describeResponses } },
+  '/models/{model_name}/all': { get: { summary: 'Describe every version', parameters: [modelName, customized], responses: describeResponses } },
   '/models/{model_name}/{model_version}': {
-    get: { summary: 'Describe a version', parameters: [modelName, modelVersion], responses: describeResponses },
+    get: { summary: 'Describe a version', parameters: [modelName, modelVersion, customized], responses: describeResponses },
     put: { ...scale, parameters: [modelName, modelVersion, ...scale.parameters] },
-    delete: { ...unregister, parameters: [modelName, modelVersion] },
+    delete: { ...unregister, parameters: [modelName, modelVersion, ...unregister.parameters] },
   },
   '/models/{model_name}/{model_version}/set-default': {
     put: { summary: 'Make this version the one /predictions/{model_name} uses', parameters: [modelName, modelVersion], responses: { '200': status('Default set'), '404': error('No such model or version'), ...unauthorized } },

@@ -1,10 +1,18 @@
 import type { Manifest, ModelConfig } from '@nodeserve/archiver';
-import type { NamedTensor, RequestInput, TensorDatatype, TensorValues } from '@nodeserve/handler-sdk';
-import { HandlerError } from '@nodeserve/handler-sdk/errors';
-import type { ModelMetadata } from '../models/types.js';
+import type {
+  BytesResponse, ModelDescription, NamedTensor, RequestInput, TensorDatatype, TensorResponse, TensorValues,
+} from '@nodeserve/handler-sdk';
+import { HandlerError, InvalidInput } from '@nodeserve/handler-sdk/errors';
+import type { InferenceResult } from '../batching/job.js';
+import { InvalidHandlerOutput } from '../errors.js';
 import { type Frame, type PayloadBuilder, type SegmentTable, FrameError, segment } from './frames.js';
 
-/** Messages between the server and a worker process, as frame headers (see `frames.ts`). */
+/**
+ * The wire format between the server and a worker process, both directions: the messages (frame
+ * headers, see `frames.ts`) and the encoding and decoding of everything they carry: requests,
+ * results, errors and tensors. The server encodes requests and decodes results; the worker
+ * (`worker-main.ts`) does the reverse. No runtime import of the handler SDK: the server loads this.
+ */
 
 export interface WorkerInit {
   modelName: string;
@@ -77,7 +85,7 @@ export type ToWorker =
   | { type: 'stop' };
 
 export type FromWorker =
-  | { type: 'ready'; metadata?: ModelMetadata }
+  | { type: 'ready'; metadata?: ModelDescription }
   | { type: 'initFailed'; error: WireError }
   | { type: 'results'; batchId: number; handlerMs: number; results: WireResult[]; segments: SegmentTable }
   | { type: 'batchFailed'; batchId: number; handlerMs: number; error: WireError }
@@ -170,7 +178,15 @@ export function encodeRequest(input: RequestInput, payload: PayloadBuilder, pars
   return wire;
 }
 
-export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): RequestInput {
+/** A request as the worker hands it to the handler, or the answer refusing it before the handler runs. */
+export type DecodedRequest = { input: RequestInput } | { refused: WireResult };
+
+/**
+ * The worker's side of `encodeRequest`: bodies, form fields and tensors as views into the frame (no
+ * copy). A body flagged `parseJson` is parsed into `json`; one that is not JSON is refused with
+ * `InvalidInput` (400), failing only its own request.
+ */
+export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): DecodedRequest {
   const body = segment(frame, wire.body);
   const form: Record<string, Uint8Array | string> = {};
   for (const [name, value] of wire.form) form[name] = 'text' in value ? value.text : segment(frame, value.seg);
@@ -185,7 +201,74 @@ export function decodeRequest(wire: WireRequest, frame: Frame<unknown>): Request
   if (wire.contentType !== undefined) input.contentType = wire.contentType;
   if (wire.tensors !== undefined) input.tensors = wire.tensors.map((t) => decodeTensor(t, frame));
   if (wire.requestedOutputs !== undefined) input.requestedOutputs = wire.requestedOutputs;
-  return input;
+  if (wire.parseJson) {
+    try {
+      input.json = JSON.parse(body.toString('utf8')) as unknown;
+    } catch (error) {
+      const refusal = new InvalidInput(`Request body is not valid JSON: ${(error as Error).message}`);
+      return { refused: { kind: 'error', error: toWireError(refusal, { stack: false }) } };
+    }
+  }
+  return { input };
+}
+
+/**
+ * One slot of a handler's results, as the worker recognised it with the SDK's guards
+ * (`isBytesResponse`, `isTensorResponse`); a bare `Uint8Array` arrives as bytes of
+ * `application/octet-stream`.
+ */
+export type HandlerAnswer =
+  | { kind: 'error'; error: Error }
+  | BytesResponse
+  | TensorResponse
+  | { kind: 'json'; value: unknown };
+
+/** A content type the server can send as a header: visible ASCII, bounded. */
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+/**
+ * A handler's answer as a wire result. One that cannot be sent (a content type that is no header
+ * value, a value JSON cannot write, a tensor of an unknown array type) becomes that request's
+ * `InvalidHandlerOutput` error, so the rest of the batch still gets its answers.
+ */
+export function encodeResult(answer: HandlerAnswer, payload: PayloadBuilder): WireResult {
+  try {
+    switch (answer.kind) {
+      case 'error':
+        return { kind: 'error', error: toWireError(answer.error) };
+      case 'bytes':
+        if (!CONTENT_TYPE.test(answer.contentType)) {
+          throw new TypeError(`content type ${JSON.stringify(answer.contentType).slice(0, 300)} is not a valid header value`);
+        }
+        return { kind: 'bytes', seg: payload.add(answer.data), contentType: answer.contentType };
+      case 'tensors': {
+        const outputs = answer.outputs.map((t) => encodeTensor(t, payload));
+        return answer.parameters === undefined ? { kind: 'tensors', outputs } : { kind: 'tensors', outputs, parameters: answer.parameters };
+      }
+      case 'json':
+        return { kind: 'json', seg: payload.add(Buffer.from(JSON.stringify(answer.value) ?? 'null')) };
+    }
+  } catch (error) {
+    const invalid = new InvalidHandlerOutput(`the handler's result could not be sent: ${(error as Error).message}`);
+    return { kind: 'error', error: toWireError(invalid, { stack: false }) };
+  }
+}
+
+/** The server's side of `encodeResult`: bodies and tensors as views into the results frame. */
+export function decodeResult(result: WireResult, frame: Frame<unknown>): InferenceResult | Extract<WireResult, { kind: 'error' }> {
+  switch (result.kind) {
+    case 'json':
+      return { kind: 'json', body: segment(frame, result.seg) };
+    case 'bytes':
+      return { kind: 'bytes', body: segment(frame, result.seg), contentType: result.contentType };
+    case 'tensors': {
+      const decoded: InferenceResult = { kind: 'tensors', outputs: result.outputs.map((t) => decodeTensor(t, frame)) };
+      if (result.parameters !== undefined) decoded.parameters = result.parameters;
+      return decoded;
+    }
+    case 'error':
+      return result;
+  }
 }
 
 /**

@@ -2,16 +2,15 @@ import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import {
-  type Context, type HandleFn, type HandlerModule, type Logger, type MetricsRecorder, type RequestInput,
-  createContext, InvalidInput, isBytesResponse, isTensorResponse,
+  type Context, type HandleFn, type HandlerModule, type Logger, type MetricsRecorder, type ModelDescription,
+  createContext, isBytesResponse, isTensorResponse,
 } from '@nodeserve/handler-sdk';
 import { InvalidHandlerOutput } from '../errors.js';
-import type { ModelMetadata } from '../models/types.js';
 import { registerExternalResolution } from './external-resolution.js';
 import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
 import {
-  type FromWorker, type ToWorker, type WireError, type WireResult, type WorkerInit,
-  decodeRequest, encodeTensor, toWireError,
+  type FromWorker, type HandlerAnswer, type ToWorker, type WireError, type WireResult, type WorkerInit,
+  decodeRequest, encodeResult, toWireError,
 } from './protocol.js';
 
 /**
@@ -106,55 +105,25 @@ async function initialize(init: WorkerInit): Promise<void> {
   };
   if (typeof module.initialize === 'function') await module.initialize(context);
   const describe = module['describe'];
-  const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelMetadata | undefined) : undefined;
+  // The module's `describe` is the SDK's (`serve()`, `BaseHandler`) or written to its type.
+  const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelDescription | undefined) : undefined;
   const reportMemory = (): void => send({ type: 'memory', rssBytes: process.memoryUsage.rss() });
   setInterval(reportMemory, init.memoryReportMs).unref();
   send(metadata === undefined ? { type: 'ready' } : { type: 'ready', metadata });
   reportMemory();
 }
 
-/** A content type the server can send as a header: visible ASCII, bounded. */
-const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
-
-function encodeResult(value: unknown, payload: PayloadBuilder): WireResult {
-  try {
-    if (value instanceof Error) return { kind: 'error', error: toWireError(value) };
-    if (value instanceof Uint8Array) return { kind: 'bytes', seg: payload.add(value), contentType: 'application/octet-stream' };
-    if (isBytesResponse(value)) {
-      if (!CONTENT_TYPE.test(value.contentType)) {
-        throw new TypeError(`content type ${JSON.stringify(value.contentType).slice(0, 300)} is not a valid header value`);
-      }
-      return { kind: 'bytes', seg: payload.add(value.data), contentType: value.contentType };
-    }
-    if (isTensorResponse(value)) {
-      const outputs = value.outputs.map((t) => encodeTensor(t, payload));
-      return value.parameters === undefined ? { kind: 'tensors', outputs } : { kind: 'tensors', outputs, parameters: value.parameters };
-    }
-    return { kind: 'json', seg: payload.add(Buffer.from(JSON.stringify(value) ?? 'null')) };
-  } catch (error) {
-    return { kind: 'error', error: toWireError(new InvalidHandlerOutput(`the handler's result could not be sent: ${(error as Error).message}`), { stack: false }) };
-  }
+/** Recognises one slot of the handler's results with the SDK's guards, for `encodeResult`. */
+function recognise(value: unknown): HandlerAnswer {
+  if (value instanceof Error) return { kind: 'error', error: value };
+  if (value instanceof Uint8Array) return { kind: 'bytes', data: value, contentType: 'application/octet-stream' };
+  if (isBytesResponse(value) || isTensorResponse(value)) return value;
+  return { kind: 'json', value };
 }
-
-/** Parses a JSON body into `json`; a body that is not JSON fails only its own request, before the handler sees it. */
-function withJson(input: RequestInput): RequestInput | WireResult {
-  try {
-    input.json = JSON.parse(Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength).toString('utf8')) as unknown;
-    return input;
-  } catch (error) {
-    return { kind: 'error', error: toWireError(new InvalidInput(`Request body is not valid JSON: ${(error as Error).message}`), { stack: false }) };
-  }
-}
-
-type Decoded = { input: RequestInput } | { refused: WireResult };
 
 async function runBatch(frame: Frame<Extract<ToWorker, { type: 'batch' }>>): Promise<void> {
   const { batchId, requests } = frame.header;
-  const decoded: Decoded[] = requests.map((wire) => {
-    const input = decodeRequest(wire, frame);
-    const parsed = wire.parseJson ? withJson(input) : input;
-    return parsed === input ? { input } : { refused: parsed as WireResult };
-  });
+  const decoded = requests.map((wire) => decodeRequest(wire, frame));
   const inputs = decoded.flatMap((item) => ('input' in item ? [item.input] : []));
   const started = performance.now();
   // The handler's failure is every handled request's; requests refused before it keep their own answer.
@@ -185,7 +154,7 @@ async function runBatch(frame: Frame<Extract<ToWorker, { type: 'batch' }>>): Pro
   }
   const payload = new PayloadBuilder();
   let next = 0;
-  const encoded = decoded.map((item) => ('refused' in item ? item.refused : encodeResult(results[next++], payload)));
+  const encoded = decoded.map((item) => ('refused' in item ? item.refused : encodeResult(recognise(results[next++]), payload)));
   send({ type: 'results', batchId, handlerMs, results: encoded, segments: payload.segments }, payload);
 }
 

@@ -1,40 +1,49 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '@nodeserve/handler-sdk';
-import type { BatchSink } from '../batching/batcher.js';
-import type { Job } from '../batching/job.js';
-import type { ModelMetadata, WorkerInfo } from '../models/types.js';
-import type { WorkerExit, WorkerProcess } from './worker-process.js';
+import type { Logger, ModelDescription } from '@nodeserve/handler-sdk';
+import type { WorkerExit, WorkerInfo, WorkerState } from './worker.js';
 
-/** Restart back-off: 0.1 s doubling to 10 s, back to 0.1 s once a worker has served for a minute. */
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 10_000;
-const HEALTHY_AFTER_MS = 60_000;
+/** What the pool needs of a worker: `Worker` in the server. */
+export interface PooledWorker {
+  readonly id: string;
+  readonly state: WorkerState;
+  /** True once asked to stop. */
+  readonly retiring: boolean;
+  readonly ready: Promise<ModelDescription | undefined>;
+  readonly exited: Promise<WorkerExit>;
+  stop(): Promise<unknown>;
+  info(restarts: number): WorkerInfo;
+}
 
-export interface WorkerPoolOptions {
+export interface WorkerPoolEvents {
+  /** A worker initialised: the handler's description, if it gave one. */
+  metadata: [metadata: ModelDescription | undefined];
+  /** A worker failed to start while none is serving: requests already queued cannot be answered. */
+  startFailed: [error: Error];
+  /** A worker became ready, failed to start or exited: the pool's counts may have changed. */
+  change: [];
+}
+
+/** Restart back-off, in milliseconds: 0.1 s doubling to 10 s, back to 0.1 s once a worker has served for a minute. */
+export interface Backoff {
+  firstMs: number;
+  maxMs: number;
+  healthyAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { firstMs: 100, maxMs: 10_000, healthyAfterMs: 60_000 };
+
+export interface WorkerPoolOptions<W extends PooledWorker> {
   model: string;
   version: string;
   logger: Logger;
-  /** Starts the worker process for a slot (a slot keeps its GPU across restarts). */
-  spawn(slot: number, callbacks: Pick<WorkerCallbacks, 'onIdle' | 'onExit'>): WorkerProcess;
-  gpuFor(slot: number): number | null;
-  /** A worker became idle: the batcher may give it work. */
-  onIdle(): void;
-  /** A worker that was collecting a batch is gone. */
-  onLost(worker: WorkerProcess): void;
-  /** A worker failed to start while no worker is serving: queued requests cannot be answered. */
-  onStartFailed(error: Error): void;
-  /** The first worker to initialise describes the model. */
-  onMetadata(metadata: ModelMetadata | undefined): void;
+  /** Starts the worker for a slot; the slot number picks its GPU and stays the same across restarts. */
+  spawn(slot: number): W;
+  backoff?: Backoff;
 }
 
-interface WorkerCallbacks {
-  onIdle(worker: WorkerProcess): void;
-  onExit(worker: WorkerProcess, exit: WorkerExit): void;
-}
-
-interface Slot {
+interface Slot<W> {
   index: number;
-  worker: WorkerProcess | undefined;
+  worker: W | undefined;
   restarts: number;
   /** Consecutive failures, for the back-off. */
   failures: number;
@@ -42,21 +51,23 @@ interface Slot {
 }
 
 /**
- * A model version's worker processes: keeps `target` of them alive, replacing any that die with
- * back-off, grows and shrinks live (a busy worker that is no longer wanted finishes its batch first),
- * and lends idle workers to the batcher, longest idle first.
+ * A model version's worker slots (TorchServe's `WorkLoadManager`): keeps `target` workers alive,
+ * replacing any that die with back-off, and grows and shrinks live (a busy worker that is no longer
+ * wanted finishes its batch first). The workers pull their batches themselves; the pool only reports
+ * what its owner needs to know, as events.
  */
-export class WorkerPool implements BatchSink<WorkerProcess> {
-  private slots: Slot[] = [];
+export class WorkerPool<W extends PooledWorker> extends EventEmitter<WorkerPoolEvents> {
+  private slots: Slot<W>[] = [];
   /** Workers of removed slots still finishing their batch. */
-  private readonly retiring = new Set<WorkerProcess>();
-  private readonly idle: WorkerProcess[] = [];
-  private readonly changes = new EventEmitter();
+  private readonly retiring = new Set<W>();
   private stopped = false;
   private lastStartError: Error | undefined;
+  private readonly backoff: Backoff;
 
-  constructor(private readonly options: WorkerPoolOptions) {
-    this.changes.setMaxListeners(0);
+  constructor(private readonly options: WorkerPoolOptions<W>) {
+    super();
+    this.setMaxListeners(0);
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
   }
 
   get target(): number {
@@ -76,25 +87,9 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
   }
 
   workers(): WorkerInfo[] {
-    const infos = this.slots.flatMap((slot) =>
-      slot.worker === undefined ? [] : [slot.worker.info(slot.restarts, this.options.gpuFor(slot.index))]);
-    for (const w of this.retiring) infos.push(w.info(0, null));
+    const infos = this.slots.flatMap((slot) => (slot.worker === undefined ? [] : [slot.worker.info(slot.restarts)]));
+    for (const w of this.retiring) infos.push(w.info(0));
     return infos;
-  }
-
-  reserveIdle(): WorkerProcess | undefined {
-    while (this.idle.length > 0) {
-      const worker = this.idle.shift()!;
-      if (worker.state === 'ready' && !worker.retiring) {
-        worker.reserve();
-        return worker;
-      }
-    }
-    return undefined;
-  }
-
-  dispatch(worker: WorkerProcess, jobs: Job[]): void {
-    worker.run(jobs);
   }
 
   /** Sets the number of workers. Resolves at once, or with `synchronous` once that many serve (or the extra ones exited). */
@@ -102,13 +97,13 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     if (this.stopped) return;
     this.lastStartError = undefined;
     while (this.slots.length < count) {
-      const slot: Slot = { index: this.freeIndex(), worker: undefined, restarts: 0, failures: 0, restartTimer: undefined };
+      const slot: Slot<W> = { index: this.freeIndex(), worker: undefined, restarts: 0, failures: 0, restartTimer: undefined };
       this.slots.push(slot);
       this.start(slot);
     }
     const removed = this.leastNeeded(this.slots.length - count);
     this.slots = this.slots.filter((slot) => !removed.includes(slot));
-    const leaving: Promise<void>[] = [];
+    const leaving: Promise<unknown>[] = [];
     for (const slot of removed) {
       clearTimeout(slot.restartTimer);
       if (slot.worker !== undefined) {
@@ -134,27 +129,22 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     await Promise.all(all.map((w) => w.stop()));
   }
 
-  /** Resolves when `check` returns true after some change in the pool; `check` may throw to give up. */
-  waitFor(check: () => boolean): Promise<void> {
+  /** Resolves when `check` returns true, now or after some change in the pool; `check` may throw to give up. */
+  private waitFor(check: () => boolean): Promise<void> {
     return new Promise((resolve, reject) => {
       const onChange = (): void => {
         try {
           if (!check()) return;
-          this.changes.off('change', onChange);
+          this.off('change', onChange);
           resolve();
         } catch (error) {
-          this.changes.off('change', onChange);
+          this.off('change', onChange);
           reject(error as Error);
         }
       };
-      this.changes.on('change', onChange);
+      this.on('change', onChange);
       onChange();
     });
-  }
-
-  /** Lets waiters re-check their condition (called by the model version when requests settle). */
-  notify(): void {
-    this.changes.emit('change');
   }
 
   /** The lowest slot number not in use: it picks the GPU, so the pool keeps spreading over the first devices. */
@@ -170,9 +160,9 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
    * starting), then idle ones, busy ones last, so a scale-down interrupts as little work as it can;
    * higher slot numbers first among equals.
    */
-  private leastNeeded(n: number): Slot[] {
+  private leastNeeded(n: number): Slot<W>[] {
     if (n <= 0) return [];
-    const rank = (slot: Slot): number => {
+    const rank = (slot: Slot<W>): number => {
       const state = slot.worker?.state;
       if (state === undefined || state === 'dead' || state === 'stopping') return 0;
       if (state === 'starting') return 1;
@@ -182,51 +172,41 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
     return [...this.slots].sort((a, b) => rank(a) - rank(b) || b.index - a.index).slice(0, n);
   }
 
-  private *all(): Iterable<WorkerProcess> {
+  private *all(): Iterable<W> {
     for (const slot of this.slots) if (slot.worker !== undefined) yield slot.worker;
     yield* this.retiring;
   }
 
-  private start(slot: Slot): void {
+  private start(slot: Slot<W>): void {
     slot.restartTimer = undefined;
     if (this.stopped || !this.slots.includes(slot)) return;
-    const worker = this.options.spawn(slot.index, {
-      onIdle: (w) => {
-        this.idle.push(w);
-        this.options.onIdle();
-        this.notify();
-      },
-      onExit: (w, exit) => this.onExit(slot, w, exit),
-    });
+    const worker = this.options.spawn(slot.index);
     slot.worker = worker;
     worker.ready.then(
       (metadata) => {
-        this.options.onMetadata(metadata);
-        this.notify();
+        this.emit('metadata', metadata);
+        this.emit('change');
       },
       (error: Error) => {
         // A worker stopped while starting (scaled away, shutting down) did not fail.
-        if (worker.retiring) {
-          this.notify();
-          return;
+        if (!worker.retiring) {
+          this.lastStartError = error;
+          if (this.live === 0) this.emit('startFailed', error);
         }
-        this.lastStartError = error;
-        if (this.live === 0) this.options.onStartFailed(error);
-        this.notify();
+        this.emit('change');
       },
     );
+    void worker.exited.then((exit) => this.onExit(slot, worker, exit));
   }
 
-  private onExit(slot: Slot, worker: WorkerProcess, exit: WorkerExit): void {
-    const at = this.idle.indexOf(worker);
-    if (at >= 0) this.idle.splice(at, 1);
+  private onExit(slot: Slot<W>, worker: W, exit: WorkerExit): void {
     this.retiring.delete(worker);
-    this.options.onLost(worker);
     if (slot.worker === worker) slot.worker = undefined;
     const wanted = !this.stopped && this.slots.includes(slot);
     if (wanted) {
-      if (exit.servedMs !== undefined && exit.servedMs >= HEALTHY_AFTER_MS) slot.failures = 0;
-      const delay = Math.min(BACKOFF_FIRST_MS * 2 ** slot.failures, BACKOFF_MAX_MS);
+      const { firstMs, maxMs, healthyAfterMs } = this.backoff;
+      if (exit.servedMs !== undefined && exit.servedMs >= healthyAfterMs) slot.failures = 0;
+      const delay = Math.min(firstMs * 2 ** slot.failures, maxMs);
       slot.failures++;
       slot.restarts++;
       this.options.logger.warn(`replacing worker ${worker.id} in ${delay} ms`, {
@@ -234,6 +214,6 @@ export class WorkerPool implements BatchSink<WorkerProcess> {
       });
       slot.restartTimer = setTimeout(() => this.start(slot), delay);
     }
-    this.notify();
+    this.emit('change');
   }
 }

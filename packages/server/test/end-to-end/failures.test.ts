@@ -3,7 +3,8 @@ import { FIXTURES, archive, curl, modelServer, runState, serverDir, stopAndClean
 
 /** A handler that exits, hangs or is slow on given inputs: only the requests concerned may fail. */
 describe('model-server: failing handlers and back-pressure', () => {
-  const cwd = serverDir('job_queue_size=10\ndefault_response_timeout=2\n');
+  // One worker: the requests after a crash must reach its replacement, not a second worker.
+  const cwd = serverDir('job_queue_size=10\ndefault_response_timeout=2\ndefault_workers_per_model=1\n');
   let predictions: string;
 
   beforeAll(async () => {

@@ -45,7 +45,7 @@ describe('gRPC inference service lifecycle, through @grpc/grpc-js', () => {
     readyMessage = started.stdout;
     const { addresses } = runState(cwd);
     target = addresses.grpcInference ?? '';
-    metrics = addresses.metrics;
+    metrics = addresses.metrics ?? '';
     key = (JSON.parse(await readFile(path.join(cwd, 'key_file.json'), 'utf8')) as { inference: string }).inference;
     client = inferenceClient(target);
   }, 120_000);
@@ -94,7 +94,7 @@ describe('gRPC inference service lifecycle, through @grpc/grpc-js', () => {
     try {
       const result = await modelServer(other, ['--start']);
       expect(result.code).not.toBe(0);
-      expect(result.stderr).toContain(`Cannot listen on grpc_inference_address 127.0.0.1:${port}: the port is in use`);
+      expect(result.stderr).toContain(`Cannot listen on grpc_inference_address 127.0.0.1:${port}: the port is in use by another process`);
     } finally {
       taken.close();
       await stopAndClean(other);

@@ -79,7 +79,7 @@ describe('inference edges against a real server', () => {
   it.each([
     ['/models/echo?min_worker=abc', 'PUT', 'Parameter min_worker must be an integer, got "abc"'],
     ['/models/echo?min_worker=3&max_worker=2', 'PUT', 'Parameter max_worker must be at least min_worker (3), got "2"'],
-    ['/models?url=', 'POST', 'Parameter url must not be empty, got ""'],
+    ['/models?model_name=x', 'POST', 'Parameter url is required'],
     ['/models?next_page_token=zzz', 'GET', 'Parameter next_page_token is not a token this server returned, got "zzz"'],
   ])('explains a bad management query: %s', async (path, method, message) => {
     const res = await fetch(`${server.management}${path}`, { method });

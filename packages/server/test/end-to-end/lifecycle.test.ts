@@ -92,6 +92,10 @@ describe('model-server while it starts', () => {
 
   it('--stop ends it while its handler initializes, leaving no process and no pid file', async () => {
     const workers = await waitFor('a worker process', () => (children(pid).length > 0 ? children(pid) : undefined));
+    // Old generations sized for serving (docs/server.md, "Memory and garbage collection").
+    const flags = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    expect(flags(pid)).toContain('--initial-old-space-size=128');
+    expect(flags(workers[0]!)).toContain('--initial-old-space-size=64');
     const stop = await modelServer(cwd, ['--stop', '--timeout', '30']);
     expect(stop.code).toBe(0);
     expect(stop.stdout).toContain(`model-server stopped (pid ${pid})`);

@@ -14,10 +14,10 @@ describe('model-server --start refuses to start, naming the reason', () => {
   afterAll(() => Promise.all(dirs.map((cwd) => stopAndClean(cwd))), 60_000);
 
   it('names an unknown config key and its file and line', async () => {
-    const cwd = dir('number_of_netty_threads=32');
+    const cwd = dir('number_of_netty_thread=32');
     const result = await modelServer(cwd, ['--start']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/config\.properties:5: unknown config key "number_of_netty_threads"/);
+    expect(result.stderr).toMatch(/config\.properties:5: unknown config key "number_of_netty_thread"; did you mean "number_of_netty_threads"\?/);
     expect(existsSync(path.join(cwd, 'logs/model-server.pid'))).toBe(false);
   });
 

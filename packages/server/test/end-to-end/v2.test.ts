@@ -52,9 +52,10 @@ describe('KServe v2 API and metrics', () => {
     const input = session.inputMetadata[0] as { name: string; shape: ReadonlyArray<number | string> };
     const output = session.outputMetadata[0] as { name: string; shape: ReadonlyArray<number | string> };
     expect(meta).toMatchObject({ name: 'mobilenet', versions: ['1.0'] });
-    expect(meta.inputs).toEqual([{ name: input.name, datatype: 'FP32', shape: dims(input.shape) }]);
+    // The model's own tensors, then what the image classifier adds: encoded images in, labelled top k out.
+    expect(meta.inputs).toEqual([{ name: input.name, datatype: 'FP32', shape: dims(input.shape) }, { name: 'image', datatype: 'BYTES', shape: [-1] }]);
     expect(meta.inputs[0]?.shape).toEqual([-1, 3, 224, 224]);
-    expect(meta.outputs).toEqual([{ name: output.name, datatype: 'FP32', shape: dims(output.shape) }]);
+    expect(meta.outputs).toEqual([{ name: output.name, datatype: 'FP32', shape: dims(output.shape) }, { name: 'classes', datatype: 'BYTES', shape: [-1] }]);
     expect((await v2('/models/mobilenet/versions/1.0')).status).toBe(200);
   });
 
@@ -64,9 +65,9 @@ describe('KServe v2 API and metrics', () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as { model_name: string; model_version: string; id: string; outputs: V2Output[] };
       expect(body).toMatchObject({ model_name: 'mobilenet', model_version: '1.0', id: 'req-1' });
-      expect(body.outputs).toHaveLength(1);
-      expect(body.outputs[0]).toMatchObject({ name: 'output', datatype: 'BYTES', shape: [1] });
-      const viaV2 = JSON.parse(String(body.outputs[0]?.data?.[0]));
+      expect(body.outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([['output', 'FP32', [1, 1000]], ['classes', 'BYTES', [1]]]);
+      expect(body.outputs[0]?.data).toHaveLength(1000);
+      const viaV2 = JSON.parse(String(body.outputs[1]?.data?.[0]));
       expect(classes(viaV2)).toEqual(classes(await predict(image)));
     }
   });
@@ -75,7 +76,7 @@ describe('KServe v2 API and metrics', () => {
     const header = Buffer.from(
       JSON.stringify({
         inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: kitten.length + 4 } }],
-        outputs: [{ name: 'output', parameters: { binary_data: true } }],
+        outputs: [{ name: 'classes', parameters: { binary_data: true } }],
       }),
     );
     const length = Buffer.alloc(4);

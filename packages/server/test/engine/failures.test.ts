@@ -66,6 +66,22 @@ describe('worker failures', () => {
     expect(json(await model.submit(request('small')))['ok']).toBe(true);
   });
 
+  it('gives the batch a dying worker was collecting back to the queue, and another worker answers it', async () => {
+    const archive = await engine.archive('slow.mjs', { name: 'collector-dies', config: { batchSize: 4, maxBatchDelay: 2000 } });
+    const model = await engine.registry.register({ archive, initialWorkers: 2, synchronous: true });
+    const answer = model.submit(request('x', { query: { ms: '10' } }));
+    const collecting = model.workers().find((w) => w.state === 'busy');
+    expect(collecting?.pid).toBeGreaterThan(0);
+    process.kill(collecting!.pid!, 'SIGKILL');
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the request got no answer within 10 s')), 10_000);
+    });
+    const served = json(await Promise.race([answer, unanswered]).finally(() => clearTimeout(timer)));
+    expect(served['pid']).not.toBe(collecting!.pid);
+    expect(served['batchSize']).toBe(1);
+  });
+
   it('answers 504 when a batch runs past the response timeout, replaces the worker, and the next request succeeds', async () => {
     const archive = await engine.archive('hang-on-input.mjs', { name: 'hangs', config: { responseTimeout: 1 } });
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });

@@ -94,6 +94,29 @@ describe('model registry and lifecycle', () => {
     }
   });
 
+  it('starts one single-threaded worker per core when no worker count is configured, as many as fit in half the memory', async () => {
+    const cores = await startEngine({ workers: undefined }, 3);
+    try {
+      const archive = await cores.archive('echo.mjs', { name: 'percore' });
+      const model = await cores.registry.register({ archive, synchronous: true });
+      expect(model.config.minWorkers).toBe(3);
+      expect(model.config.intraOpNumThreads).toBe(1);
+      expect(model.workers()).toHaveLength(3);
+    } finally {
+      await cores.close();
+    }
+    // 1 GiB: half of it holds two workers of 192 MiB + 4 × a tiny archive, not eight.
+    const small = await startEngine({ workers: undefined }, 8, { memoryBytes: 2 ** 30 });
+    try {
+      const archive = await small.archive('echo.mjs', { name: 'fitted' });
+      const model = await small.registry.register({ archive, synchronous: true });
+      expect(model.config.minWorkers).toBe(2);
+      expect(model.config.intraOpNumThreads).toBe(4);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('scales workers up and down under load without failing a request', async () => {
     const archive = await engine.archive('slow.mjs', { name: 'scaled' });
     const model = await engine.registry.register({ archive, initialWorkers: 1, synchronous: true });

@@ -76,12 +76,124 @@ describe('loadConfig', () => {
     expect(config.job_queue_size).toBe(10);
   });
 
-  it('stops on an unknown key, naming it, the file and the line', () => {
-    const cwd = dirWith('job_queue_size=10\nnumber_of_netty_threads=4\n');
+  it('stops on an unknown key, naming it, the file and the line, with the closest key as a hint', () => {
+    const cwd = dirWith('job_queue_size=10\njob_qeueu_size=4\n');
     expect(() => loadConfig({ cwd })).toThrow(ServerConfigInvalid);
     expect(() => loadConfig({ cwd })).toThrow(
-      `${path.join(cwd, 'config.properties')}:2: unknown config key "number_of_netty_threads"`,
+      `${path.join(cwd, 'config.properties')}:2: unknown config key "job_qeueu_size"; did you mean "job_queue_size"?`,
     );
+    expect(() => loadConfig({ cwd: dirWith('max_respones_size=10\n') })).toThrow(/unknown config key "max_respones_size"; did you mean "max_response_size"\?/);
+    // Nothing close: no hint.
+    expect(() => loadConfig({ cwd: dirWith('colour=blue\n') })).toThrow(/unknown config key "colour"$/m);
+  });
+
+  it('accepts the keys of TorchServe\'s JVM, Netty and Python workers with one warning each, naming the key, where and why', () => {
+    const cwd = dirWith(['number_of_netty_threads=32', 'vmargs=-Xmx4g -XX:+UseContainerSupport', 'install_py_dep_per_model=true', 'job_queue_size=1000'].join('\n'));
+    const { config, warnings } = loadConfig({ cwd });
+    expect(config.job_queue_size).toBe(1000);
+    const file = path.join(cwd, 'config.properties');
+    expect(warnings).toEqual([
+      `${file}:1: number_of_netty_threads is ignored: Netty front-end threads; Node.js serves HTTP on one event loop`,
+      `${file}:2: vmargs is ignored: JVM options; the server is a Node.js process (NODE_OPTIONS sets its options)`,
+      `${file}:3: install_py_dep_per_model is ignored: handlers are bundled at archive time; there is nothing to pip install`,
+    ]);
+  });
+
+  it('honours TorchServe keys that mean something here: max_response_size, metrics, CORS, models', () => {
+    const { config, warnings } = loadConfig({
+      cwd: dirWith([
+        'max_response_size=1000',
+        'metrics_mode=prometheus',
+        'enable_metrics_api=false',
+        'disable_system_metrics=true',
+        'cors_allowed_origin=*',
+        'models={\\',
+        '  "noop": {"1.0": {"defaultVersion": true, "marName": "noop.mar", "minWorkers": 1, "maxWorkers": 2, "batchSize": 4, "maxBatchDelay": 50, "responseTimeout": 30}}\\',
+        '}',
+      ].join('\n')),
+    });
+    expect(warnings).toEqual([]);
+    expect(config.max_response_size).toBe(1000);
+    expect(config.enable_metrics_api).toBe(false);
+    expect(config.disable_system_metrics).toBe(true);
+    expect(config.cors_allowed_origin).toBe('*');
+    expect(config.models).toEqual({ noop: { '1.0': { defaultVersion: true, marName: 'noop.mar', minWorkers: 1, maxWorkers: 2, batchSize: 4, maxBatchDelay: 50, responseTimeout: 30 } } });
+  });
+
+  it('warns for values served differently, and refuses bad models JSON by model, version and setting', () => {
+    const { warnings } = loadConfig({ cwd: dirWith('metrics_mode=log\nmodels={"m": {"1.0": {"startupTimeout": 30}}}\n') });
+    expect(warnings).toEqual([
+      expect.stringMatching(/:1: metrics_mode=log is served as prometheus/),
+      expect.stringMatching(/:2: models: m 1\.0: startupTimeout is not applied per model/),
+    ]);
+    expect(() => loadConfig({ cwd: dirWith('models={"m": {"1.0": {"batchSize": 0}}}\n') })).toThrow(/:1: models \(m\.1\.0\.batchSize\): Too small|:1: models \(m\.1\.0\.batchSize\)/);
+    expect(() => loadConfig({ cwd: dirWith('models={"m": {"1.0": {"batchsize": 4}}}\n') })).toThrow(/:1: models \(m\.1\.0\): unknown setting "batchsize"; did you mean "batchSize"\?/);
+    expect(() => loadConfig({ cwd: dirWith('models={"m": \n') })).toThrow(/models: is not valid JSON/);
+  });
+
+  it("places gRPC by grpc_inference_address, or TorchServe's host alone and grpc_inference_port, with the port written in the address first", () => {
+    const grpc = (text: string, env?: NodeJS.ProcessEnv) => {
+      const { config, warnings } = loadConfig({ cwd: dirWith(text), ...(env === undefined ? {} : { env }) });
+      return { address: config.grpc_inference_address, warnings };
+    };
+    expect(grpc('')).toEqual({ address: { host: '127.0.0.1', port: 9000 }, warnings: [] });
+    // TorchServe's form: the host in grpc_inference_address, the port in grpc_inference_port.
+    expect(grpc('grpc_inference_address=0.0.0.0\ngrpc_inference_port=7070\n')).toEqual({ address: { host: '0.0.0.0', port: 7070 }, warnings: [] });
+    expect(grpc('grpc_inference_port=7070\n')).toEqual({ address: { host: '127.0.0.1', port: 7070 }, warnings: [] });
+    expect(grpc('grpc_inference_address=::1\ngrpc_inference_port=0\n')).toEqual({ address: { host: '::1', port: 0 }, warnings: [] });
+    // A host alone without grpc_inference_port takes this server's default port.
+    expect(grpc('grpc_inference_address=0.0.0.0\n')).toEqual({ address: { host: '0.0.0.0', port: 9000 }, warnings: [] });
+    // A port written in the address wins, and a different grpc_inference_port is not dropped silently.
+    const both = grpc('grpc_inference_address=0.0.0.0:9001\ngrpc_inference_port=7070\n');
+    expect(both.address).toEqual({ host: '0.0.0.0', port: 9001 });
+    expect(both.warnings).toEqual([
+      expect.stringMatching(/:2: grpc_inference_port=7070 is overridden by the port in grpc_inference_address \(.*:1\): gRPC listens on port 9001$/),
+    ]);
+    expect(grpc('grpc_inference_address=0.0.0.0:7070\ngrpc_inference_port=7070\n').warnings).toEqual([]);
+    // TorchServe's environment variable, with enable_envvars_config.
+    expect(grpc('enable_envvars_config=true\ngrpc_inference_address=0.0.0.0\n', { TS_GRPC_INFERENCE_PORT: '7075' }).address).toEqual({ host: '0.0.0.0', port: 7075 });
+    expect(() => grpc('grpc_inference_port=70000\n')).toThrow(/:1: grpc_inference_port: must be at most 65535/);
+    expect(() => grpc('grpc_inference_port=7o7o\n')).toThrow(/:1: grpc_inference_port: must be a whole number/);
+  });
+
+  it('refuses enable_grpc_ssl=true rather than serve gRPC in the clear, and still ignores the gRPC management keys with a warning', () => {
+    expect(() => loadConfig({ cwd: dirWith('enable_grpc_ssl=true\n') })).toThrow(/:1: enable_grpc_ssl: TLS is not served here/);
+    const { warnings } = loadConfig({ cwd: dirWith('enable_grpc_ssl=false\ngrpc_management_port=7071\n') });
+    expect(warnings).toEqual([expect.stringMatching(/:2: grpc_management_port is ignored: TorchServe's gRPC management service is not provided/)]);
+  });
+
+  it('gives gRPC a listener of its own: an address equal to or overlapping an HTTP API\'s is a config error naming both keys', () => {
+    expect(() => loadConfig({ cwd: dirWith('inference_address=http://127.0.0.1:18080\ngrpc_inference_address=127.0.0.1:18080\n') })).toThrow(
+      /grpc_inference_address 127\.0\.0\.1:18080 is the address of inference_address http:\/\/127\.0\.0\.1:18080: gRPC needs a listener of its own/,
+    );
+    expect(() =>
+      loadConfig({ cwd: dirWith('inference_address=http://127.0.0.1:18080\nmanagement_address=http://127.0.0.1:18080\ngrpc_inference_address=0.0.0.0:18080\n') }),
+    ).toThrow(/grpc_inference_address 0\.0\.0\.0:18080 and inference_address and management_address http:\/\/127\.0\.0\.1:18080 use port 18080 on overlapping hosts/);
+    // TorchServe's port key is checked the same way, once folded into the address.
+    expect(() => loadConfig({ cwd: dirWith('metrics_address=http://127.0.0.1:18082\ngrpc_inference_port=18082\n') })).toThrow(
+      /grpc_inference_address 127\.0\.0\.1:18082 is the address of metrics_address/,
+    );
+    // Port 0 never clashes, and a metrics port is free for gRPC when the metrics API is off.
+    expect(loadConfig({ cwd: dirWith('inference_address=http://127.0.0.1:0\ngrpc_inference_address=127.0.0.1:0\n') }).config.grpc_inference_address.port).toBe(0);
+    expect(loadConfig({ cwd: dirWith('enable_metrics_api=false\nmetrics_address=http://127.0.0.1:18082\ngrpc_inference_address=127.0.0.1:18082\n') }).config.grpc_inference_address.port).toBe(18082);
+  });
+
+  it('serves APIs with equal addresses on one listener, and refuses addresses that overlap without being equal', () => {
+    const same = loadConfig({ cwd: dirWith('inference_address=http://127.0.0.1:18080\nmanagement_address=http://127.0.0.1:18080\n') });
+    expect(same.config.management_address).toEqual(same.config.inference_address);
+    expect(() => loadConfig({ cwd: dirWith('inference_address=http://0.0.0.0:18080\nmanagement_address=http://127.0.0.1:18080\n') })).toThrow(
+      /management_address http:\/\/127\.0\.0\.1:18080 and inference_address http:\/\/0\.0\.0\.0:18080 use port 18080 on overlapping hosts/,
+    );
+  });
+
+  it('reads TS_ALLOWED_URLS only when the file sets use_env_allowed_urls, as TorchServe', () => {
+    const env = { TS_ALLOWED_URLS: 'https://models\\.example\\.com/.*', TS_JOB_QUEUE_SIZE: '7' };
+    const off = loadConfig({ cwd: dirWith('enable_envvars_config=true\n'), env }).config;
+    expect([off.allowed_urls, off.job_queue_size]).toEqual([[], 7]);
+    const on = loadConfig({ cwd: dirWith('enable_envvars_config=true\nuse_env_allowed_urls=true\n'), env }).config;
+    expect(on.allowed_urls).toEqual(['https://models\\.example\\.com/.*']);
+    // The switch itself never comes from the environment.
+    expect(loadConfig({ cwd: dirWith('enable_envvars_config=true\n'), env: { ...env, TS_USE_ENV_ALLOWED_URLS: 'true' } }).config.allowed_urls).toEqual([]);
   });
 
   it('stops on a bad value, naming the key', () => {

@@ -154,21 +154,26 @@ describe('gRPC status codes', () => {
   });
 
   it('carry the stable code and Retry-After in trailing metadata; the unexpected stays INTERNAL without details', () => {
-    const full = toGrpcFailure(new QueueFull('m', 10, 2));
+    const limits = { maxRequestSize: 6_553_500 };
+    const full = toGrpcFailure(new QueueFull('m', 10, 2), limits);
     expect([full.code, full.metadata.get('error-type'), full.metadata.get('retry-after')]).toEqual([status.UNAVAILABLE, ['QueueFull'], ['2']]);
-    const unexpected = toGrpcFailure(new Error('secret path /etc/x'));
+    const unexpected = toGrpcFailure(new Error('secret path /etc/x'), limits);
     expect([unexpected.code, unexpected.details]).toEqual([status.INTERNAL, 'Internal server error; the server log has the details']);
-    expect(toGrpcFailure(new ServerConfigInvalid('x')).code).toBe(status.INTERNAL);
+    expect(toGrpcFailure(new ServerConfigInvalid('x'), limits).code).toBe(status.INTERNAL);
   });
 });
 
 describe('grpc_inference_address', () => {
-  it('defaults to 127.0.0.1:9000 and takes host:port or http://host:port', () => {
+  it('defaults to 127.0.0.1:9000 and takes host:port, http://host:port, or a host alone (port 9000)', () => {
     const parse = (value?: string) => ServerConfigSchema.parse(value === undefined ? {} : { grpc_inference_address: value }).grpc_inference_address;
     expect(parse()).toEqual({ host: '127.0.0.1', port: 9000 });
     expect(parse('0.0.0.0:7070')).toEqual({ host: '0.0.0.0', port: 7070 });
     expect(parse('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(parse('http://127.0.0.1:9001')).toEqual({ host: '127.0.0.1', port: 9001 });
-    expect(() => parse('127.0.0.1')).toThrow(/host:port/);
+    expect(parse('0.0.0.0')).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(parse('::1')).toEqual({ host: '::1', port: 9000 });
+    expect(parse('[::1]')).toEqual({ host: '::1', port: 9000 });
+    expect(() => parse('http://127.0.0.1')).toThrow(/host:port/);
+    expect(() => parse('https://127.0.0.1:9000')).toThrow(/only http/);
   });
 });

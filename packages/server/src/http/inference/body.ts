@@ -1,22 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import { InvalidInput } from '@nodeserve/handler-sdk/errors';
-import { PayloadTooLarge } from '../../errors.js';
+import { BadRequest, PayloadTooLarge } from '../../errors.js';
+import { MULTIPART_LIMITS } from './multipart-limits.js';
 
 /** A request body as read: its bytes (JSON included: the worker parses it). */
 export interface ParsedBody {
   bytes: Buffer;
 }
-
-/** Bounds on a multipart form, on top of `max_request_size` for the whole of it. */
-export const MULTIPART_LIMITS = {
-  fields: 64,
-  files: 16,
-  parts: 80,
-  fieldNameSize: 200,
-  fieldSize: 1024 * 1024,
-  headerPairs: 200,
-} as const;
 
 /**
  * Body parsing for the inference API: any content type arrives as raw bytes (images, audio, protobuf,
@@ -35,29 +25,33 @@ export interface MultipartForm {
 }
 
 /**
- * Reads a multipart form: every field into `form` (files as bytes, text as strings); `body` is the
- * `data` field, else `body`, else the only file (TorchServe and MMS handlers read those names).
+ * Reads a multipart form: every field into `form` (files as bytes, text as strings), for the handler to
+ * use as it sees fit. `body` is the `data` field, else `body`, else the form's only field (file or
+ * text), as TorchServe and MMS handlers read them; else empty: a form of several other fields
+ * (`-F image=@a.jpg -F mask=@b.png`, `-F prompt=hi -F n=3`) reaches the handler whole, in `form`.
+ * A field name given twice is refused (a handler sees one value per name, and keeping only the last
+ * would drop data without a word); so is a text field cut at the text field limit.
  */
 export async function readMultipart(request: FastifyRequest, maxRequestSize: number): Promise<MultipartForm> {
   const form: Record<string, Buffer | string> = Object.create(null) as Record<string, Buffer | string>;
-  const files: Buffer[] = [];
   let total = 0;
   for await (const part of request.parts()) {
+    if (part.fieldname in form) throw new BadRequest(`Multipart field "${part.fieldname}" appears more than once; give each field its own name`);
     let value: Buffer | string;
     if (part.type === 'file') {
       value = await part.toBuffer();
-      files.push(value);
       total += value.length;
     } else {
+      if (part.fieldnameTruncated) throw new BadRequest(`A multipart field name is longer than ${MULTIPART_LIMITS.fieldNameSize} bytes`);
+      if (part.valueTruncated) throw new PayloadTooLarge(MULTIPART_LIMITS.fieldSize, `Multipart text field "${part.fieldname}"`, 'the text field limit');
       value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
       total += Buffer.byteLength(value);
     }
-    if (total > maxRequestSize) throw new PayloadTooLarge(maxRequestSize);
+    if (total > maxRequestSize) throw new PayloadTooLarge(maxRequestSize, 'Multipart form');
     form[part.fieldname] = value;
   }
-  const chosen = form['data'] ?? form['body'] ?? (files.length === 1 ? files[0] : undefined);
-  if (chosen === undefined) {
-    throw new InvalidInput('Multipart request has no "data" or "body" field and not exactly one file');
-  }
-  return { form: { ...form }, body: typeof chosen === 'string' ? Buffer.from(chosen) : chosen };
+  const names = Object.keys(form);
+  const chosen = form['data'] ?? form['body'] ?? (names.length === 1 ? form[names[0]!] : undefined);
+  const body = chosen === undefined ? Buffer.alloc(0) : typeof chosen === 'string' ? Buffer.from(chosen) : chosen;
+  return { form: { ...form }, body };
 }

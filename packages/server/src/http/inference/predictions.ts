@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTooLarge } from '../../errors.js';
 import type { ServerContext } from '../../context.js';
 import { knownTarget } from '../model-target.js';
+import { checkResponseSize } from '../response-size.js';
 import { reportRequestsFinished } from '../request-finished.js';
 import { sendOutcome } from './outcome.js';
 import { toRequestInput } from './request-input.js';
@@ -27,6 +28,7 @@ export async function predictionRoutes(app: FastifyInstance, ctx: ServerContext)
     const receivedAt = performance.now();
     const outcome = await handle.submit({ input, api: 'predictions', receivedAt });
     timings.record(request, outcome);
+    checkResponseSize(handle.name, outcome, ctx.config.max_response_size);
     return sendOutcome(reply, outcome);
   };
 

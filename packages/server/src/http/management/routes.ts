@@ -1,12 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, ModelApiDisabled, ModelNotFound } from '../../errors.js';
+import { ArchiveNotFound, BadRequest, ModelApiDisabled, ModelNotFound } from '../../errors.js';
 import type { ModelVersionHandle, RegisterOptions } from '../../models/types.js';
 import type { ServerContext } from '../../context.js';
-import { resolveArchiveSource } from '../../model-store/index.js';
+import { registerArchive, resolveArchiveSource } from '../../model-store/index.js';
 import { describeVersion } from './describe.js';
-import { ListQuerySchema, parseQuery, RegisterQuerySchema, ScaleQuerySchema } from './query.js';
+import {
+  DescribeQuerySchema, ListQuerySchema, NoQuerySchema, parseQuery, RegisterQuerySchema, ScaleQuerySchema, UnregisterQuerySchema,
+} from './query.js';
 
 interface NameParams {
   name: string;
@@ -42,6 +44,7 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
   });
 
   const describe = async (request: FastifyRequest<{ Params: NameParams }>) => {
+    parseQuery(DescribeQuerySchema, request.query);
     const { name, version } = request.params;
     const model = registry.list().find((m) => m.name === name);
     if (model === undefined) throw new ModelNotFound(name);
@@ -52,7 +55,10 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
   app.get('/models/:name/:version', describe);
 
   app.post('/models', { onRequest: requireModelApi }, async (request, reply) => {
-    const query = parseQuery(RegisterQuerySchema, request.query);
+    const given = registerParameters(request.query, request.body);
+    // `url=` names no archive: not found, as TorchServe answers it (other empty values count as absent).
+    if (given['url'] === '') throw new ArchiveNotFound('');
+    const query = parseQuery(RegisterQuerySchema, given);
     const source = await resolveArchiveSource(query.url, { modelStore: config.model_store, allowedUrls: config.allowed_urls });
     const options: RegisterOptions = { archive: source.path, synchronous: query.synchronous };
     if (query.model_name !== undefined) options.modelName = query.model_name;
@@ -62,7 +68,7 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
     if (query.response_timeout !== undefined) options.responseTimeout = query.response_timeout;
     let handle: ModelVersionHandle;
     try {
-      handle = await registry.register(options);
+      handle = await registerArchive(registry, config.models, options);
     } catch (err) {
       if (source.downloaded) await rm(source.path, { force: true });
       throw err;
@@ -75,7 +81,7 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
 
   const scale = async (request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply) => {
     const query = parseQuery(ScaleQuerySchema, request.query);
-    const handle = registry.resolve(request.params.name, request.params.version);
+    const handle = registry.resolve(request.params.name, versionOf(request.params) ?? query.model_version);
     const done = handle.scale(query.min_worker, query.max_worker, query.synchronous);
     if (query.synchronous) {
       await done;
@@ -87,20 +93,45 @@ export async function managementRoutes(app: FastifyInstance, ctx: ServerContext)
   app.put('/models/:name', scale);
   app.put('/models/:name/:version', scale);
 
-  const unregister = async (request: FastifyRequest<{ Params: NameParams }>) => {
-    const { name, version } = request.params;
-    const handle = registry.resolve(name, version);
-    await registry.unregister(handle.name, handle.version);
-    return { status: `Model "${handle.name}" version ${handle.version} unregistered` };
+  const unregister = async (request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply) => {
+    const query = parseQuery(UnregisterQuerySchema, request.query);
+    const handle = registry.resolve(request.params.name, versionOf(request.params));
+    const done = registry.unregister(handle.name, handle.version);
+    if (!query.synchronous) {
+      done.catch((error: unknown) => ctx.logger.error('unregistering failed', { model: handle.name, version: handle.version, error }));
+      return reply.code(202).send({ status: `Unregistering model "${handle.name}" version ${handle.version}: its accepted requests are answered first` });
+    }
+    await done;
+    return reply.code(200).send({ status: `Model "${handle.name}" version ${handle.version} unregistered` });
   };
   app.delete('/models/:name', { onRequest: requireModelApi }, unregister);
   app.delete('/models/:name/:version', { onRequest: requireModelApi }, unregister);
 
   app.put<{ Params: { name: string; version: string } }>('/models/:name/:version/set-default', async (request) => {
+    parseQuery(NoQuerySchema, request.query);
     const { name, version } = request.params;
     registry.setDefault(name, version);
     return { status: `Default version of model "${name}" set to ${version}` };
   });
+}
+
+/** `/models/m/` (a trailing slash) names no version. */
+function versionOf(params: NameParams): string | undefined {
+  return params.version === '' ? undefined : params.version;
+}
+
+/**
+ * A registration's parameters: the query string, and, as TorchServe also takes them, the fields of a
+ * JSON body (`{"url": "x.mar", "initial_workers": 1}`); the query wins where both give one.
+ */
+function registerParameters(query: unknown, body: unknown): Record<string, unknown> {
+  const fromBody: Record<string, unknown> = {};
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+      fromBody[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+    }
+  }
+  return { ...fromBody, ...((query ?? {}) as Record<string, unknown>) };
 }
 
 function archiveName(handle: ModelVersionHandle): string {

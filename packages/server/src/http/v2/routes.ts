@@ -27,7 +27,7 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.max_request_size }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const http = toHttpError(error);
+    const http = toHttpError(error, { maxRequestSize: ctx.config.max_request_size });
     // Only the unexpected is logged here; the access log already has every status.
     if (http.body.type === InternalServerError.code) {
       ctx.logger.error('unexpected error answering a v2 request', { requestId: request.id, url: request.url, error });
@@ -66,8 +66,12 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
     const headerLength = request.headers[INFERENCE_HEADER];
     const decoded = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
     const context = { requestId: request.id, headers: flattenHeaders(request.headers), query: lastValues(request.query) };
-    const answer = await runInfer(handle, decoded, context, 'v2', receivedAt);
-    timings.record(request, answer.outcome);
+    const answer = await runInfer(handle, decoded, context, {
+      api: 'v2',
+      receivedAt,
+      maxResponseSize: ctx.config.max_response_size,
+      onOutcome: (outcome) => timings.record(request, outcome),
+    });
     const encoded = encodeInferResponse(answer.head, answer.outputs, decoded.wantsBinary);
     if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
     return reply.code(200).type(encoded.contentType).send(encoded.body);

@@ -1,0 +1,50 @@
+/**
+ * TorchServe `config.properties` keys that have nothing to act on here, each with the reason it is
+ * ignored. A TorchServe config carrying them starts, with one warning line per key, instead of
+ * stopping on "unknown config key": they tune a JVM, Netty, Python workers or features this server
+ * does not have. Keys that mean something here are in the schema instead and are honoured. Sources:
+ * TorchServe's `ConfigManager.java` and `docs/configuration.md`.
+ */
+export const IGNORED_TORCHSERVE_KEYS: Readonly<Record<string, string>> = {
+  vmargs: 'JVM options; the server is a Node.js process (NODE_OPTIONS sets its options)',
+  number_of_netty_threads: 'Netty front-end threads; Node.js serves HTTP on one event loop',
+  netty_client_threads: 'Netty threads to the workers; workers talk over pipes read by the event loop',
+  prefer_direct_buffer: 'Netty direct buffers; there is no JVM here',
+  use_native_io: 'Netty native transport; there is no JVM here',
+  io_ratio: 'Netty event-loop I/O ratio; there is no JVM here',
+  async_logging: 'log4j asynchronous logging; the access log is already written in batches',
+  model_server_home: 'the TorchServe install directory; this server finds its own files',
+  plugins_path: 'Java plugins cannot load into a Node.js server',
+  initial_worker_port: 'workers talk over pipes, not ports',
+  initial_distribution_port: 'workers talk over pipes, not ports',
+  python: 'workers run Node.js, not Python',
+  install_py_dep_per_model: 'handlers are bundled at archive time; there is nothing to pip install',
+  ipex_enable: 'Intel Extension for PyTorch is for Python workers',
+  ipex_gpu_enable: 'Intel Extension for PyTorch is for Python workers',
+  cpu_launcher_enable: "the Intel CPU launcher is for Python workers; ONNX Runtime's threads are set per worker",
+  cpu_launcher_args: "the Intel CPU launcher is for Python workers; ONNX Runtime's threads are set per worker",
+  default_service_handler: 'handlers are compiled into each archive',
+  service_envelope: 'KServe v1/v2 envelopes: the v2 protocol is served natively under /v2',
+  ts_open_inference_protocol: 'the Open Inference Protocol is always served: over REST under /v2 and over gRPC on grpc_inference_address',
+  metrics_config: "TorchServe's metrics.yaml: the metric set is fixed here (docs/api.md lists it)",
+  model_metrics_auto_detect: "handlers' custom metrics are always exported",
+  system_metrics_cmd: 'system metrics are collected by the server itself',
+  metric_time_interval: 'system metrics are collected at each scrape',
+  cpp_log_config: "TorchServe's C++ backend is not provided",
+  debug: "TorchServe's debug mode (one worker, no timeouts) is not provided",
+  ts_header_key_sequence_id: 'sequence batching is not provided',
+  ts_header_key_sequence_start: 'sequence batching is not provided',
+  ts_header_key_sequence_end: 'sequence batching is not provided',
+  workflow_store: 'workflows (.war archives) are not provided',
+  keystore: 'TLS is not served here (http:// addresses only); terminate it in a proxy',
+  keystore_pass: 'TLS is not served here (http:// addresses only); terminate it in a proxy',
+  keystore_type: 'TLS is not served here (http:// addresses only); terminate it in a proxy',
+  certificate_file: 'TLS is not served here (http:// addresses only); terminate it in a proxy',
+  private_key_file: 'TLS is not served here (http:// addresses only); terminate it in a proxy',
+  grpc_management_address: "TorchServe's gRPC management service is not provided; manage models over the management API",
+  grpc_management_port: "TorchServe's gRPC management service is not provided; manage models over the management API",
+  model_snapshot: 'TorchServe snapshots are not restored; list the models in load_models (and their settings in models)',
+  snapshot_store: 'TorchServe snapshots are not written or restored',
+  token_expiration_min: 'keys last until the server stops (shared_key_file keys until the file is replaced)',
+  unregister_model_timeout: 'unregistering waits for the accepted requests, each bounded by its response timeout',
+};
