@@ -152,7 +152,7 @@ describe('deploy/ manifests against their schemas', () => {
     expect(kubernetes.map((m) => m.manifest.kind).sort()).toEqual(
       ['ConfigMap', 'Deployment', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'ScaledObject', 'Secret', 'Service', 'ServiceMonitor'].sort(),
     );
-    expect(kserve.map((m) => m.manifest.kind).sort()).toEqual(['ClusterServingRuntime', 'InferenceService']);
+    expect(kserve.map((m) => m.manifest.kind).sort()).toEqual(['ClusterServingRuntime', 'InferenceService', 'InferenceService']);
   });
 
   it('catches what the validators exist for: a wrong type, a misspelt field, a missing required one', () => {
@@ -195,6 +195,7 @@ describe('deploy/kubernetes fits together and fits the server', () => {
     expect(container.args).toEqual(['--config', `${mount.mountPath}/config.properties`]);
     expect(config.enable_envvars_config).toBe(true);
     expect(config.inference_address).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.grpc_inference_address).toEqual({ host: '0.0.0.0', port: 9000 });
   });
 
   it('finishes a rolling update inside the grace period, readiness failing before the listener closes', () => {
@@ -244,6 +245,12 @@ describe('deploy/kubernetes fits together and fits the server', () => {
     expect(labels).toMatchObject(service.spec.selector);
     for (const port of service.spec.ports) expect(portNames).toContain(port.targetPort);
     expect(service.spec.ports.map((p: { name: string }) => p.name)).not.toContain('management');
+    // Every API the Service exposes is on the port the config gives it; gRPC is marked as HTTP/2 without TLS.
+    const containerPort = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
+    expect([containerPort('inference'), containerPort('metrics'), containerPort('grpc')]).toEqual([
+      config.inference_address.port, config.metrics_address.port, config.grpc_inference_address.port,
+    ]);
+    expect(service.spec.ports.find((p: { name: string }) => p.name === 'grpc')).toMatchObject({ targetPort: 'grpc', appProtocol: 'kubernetes.io/h2c' });
     expect(labels).toMatchObject(find('PodDisruptionBudget').spec.selector.matchLabels);
     const monitor = find('ServiceMonitor');
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
@@ -275,7 +282,8 @@ describe('deploy/kubernetes fits together and fits the server', () => {
 
 describe('deploy/kserve uses KServe storage layout and fits the server', () => {
   const runtime = find('ClusterServingRuntime', kserve);
-  const isvc = find('InferenceService', kserve);
+  const services = kserve.filter((m) => m.manifest.kind === 'InferenceService').map((m) => m.manifest);
+  const byProtocol = (protocol: string) => services.find((s) => s.spec.predictor.model.protocolVersion === protocol)!;
   const container = runtime.spec.containers[0];
 
   it('reads the archives and config where the storage initializer puts them', () => {
@@ -285,21 +293,34 @@ describe('deploy/kserve uses KServe storage layout and fits the server', () => {
     );
   });
 
-  it('is the runtime the InferenceService asks for, with the format and protocol it names', () => {
-    const model = isvc.spec.predictor.model;
-    expect(model.runtime).toBe(runtime.metadata.name);
-    expect(runtime.spec.supportedModelFormats.map((f: { name: string }) => f.name)).toContain(model.modelFormat.name);
-    expect(runtime.spec.protocolVersions).toContain(model.protocolVersion);
+  it('is the runtime each InferenceService asks for, with the format and protocol it names: v2 (REST) and grpc-v2', () => {
+    expect(services.map((s) => s.spec.predictor.model.protocolVersion).sort()).toEqual(['grpc-v2', 'v2']);
+    for (const isvc of services) {
+      const model = isvc.spec.predictor.model;
+      expect(model.runtime).toBe(runtime.metadata.name);
+      expect(runtime.spec.supportedModelFormats.map((f: { name: string }) => f.name)).toContain(model.modelFormat.name);
+      expect(runtime.spec.protocolVersions).toContain(model.protocolVersion);
+    }
   });
 
   it("starts with the example config.properties: the server's schema accepts it and token authorization is explicitly off", () => {
     const text = readFileSync(path.join(ROOT, 'deploy/kserve/storage/config/config.properties'), 'utf8');
     expect(container.args).toContain('--disable-token-auth');
     const config = serverConfig(text, { model_store: '/mnt/models/model-store', disable_token_authorization: true });
-    const hosts = [config.inference_address.host, config.management_address.host, config.metrics_address.host];
+    const hosts = [config.inference_address.host, config.management_address.host, config.metrics_address.host, config.grpc_inference_address.host];
     expect(tokenAuthRequired({ hosts, disable_token_authorization: config.disable_token_authorization })).toBe(false);
-    expect(config.inference_address.port).toBe(container.ports[0].containerPort);
     expect(String(config.metrics_address.port)).toBe(runtime.spec.annotations['prometheus.kserve.io/port']);
-    expect(container.readinessProbe.httpGet.path).toBe('/v2/health/ready');
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: config.inference_address.port });
+  });
+
+  it('exposes one port per InferenceService, as Knative allows: none for REST (the default 8080), h2c on the gRPC address for grpc-v2', () => {
+    const config = serverConfig(readFileSync(path.join(ROOT, 'deploy/kserve/storage/config/config.properties'), 'utf8'), { model_store: '/mnt/models/model-store' });
+    // KServe merges an InferenceService's ports into the runtime's (strategic merge by containerPort): a
+    // port declared by the runtime would be a second port beside the gRPC one, which Knative refuses.
+    expect(container.ports).toBeUndefined();
+    expect(byProtocol('v2').spec.predictor.model.ports).toBeUndefined();
+    expect(config.inference_address.port).toBe(8080);
+    expect(byProtocol('grpc-v2').spec.predictor.model.ports).toEqual([{ name: 'h2c', containerPort: config.grpc_inference_address.port, protocol: 'TCP' }]);
+    expect(config.grpc_inference_address).toEqual({ host: '0.0.0.0', port: 9000 });
   });
 });
