@@ -45,7 +45,7 @@ export async function installTokenAuth(
     ctx.logger.info('token authorization on: send "Authorization: Bearer <key>"; keys in the key file', { keyFile });
     apps.management.addHook('onClose', async () => removeKeyFile(keyFile));
   }
-  apps.inference.addHook('onRequest', tokenAuthHook({ key: keys.inference, publicPaths: PUBLIC_INFERENCE_PATHS, v2Errors: true }));
+  apps.inference.addHook('onRequest', tokenAuthHook({ key: keys.inference, publicPaths: PUBLIC_INFERENCE_PATHS, kserveErrors: true }));
   apps.management.addHook('onRequest', tokenAuthHook({ key: keys.management, publicPaths: PUBLIC_MANAGEMENT_PATHS }));
   return keys;
 }

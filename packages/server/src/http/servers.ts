@@ -8,6 +8,7 @@ import { metricsApi } from '../metrics/index.js';
 import { openApiRoute } from '../openapi/index.js';
 import { inferenceApi } from './inference/index.js';
 import { managementApi } from './management/index.js';
+import { v1LivenessRoute, v1Routes } from './v1/index.js';
 import { v2Routes } from './v2/index.js';
 
 export interface HttpApps {
@@ -29,6 +30,8 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
   answerExpectContinue(inference, ctx.config.max_request_size);
   await installTokenAuth({ inference, management }, ctx);
   await inference.register(async (scope) => inferenceApi(scope, ctx));
+  await inference.register(async (scope) => v1Routes(scope, ctx), { prefix: '/v1' });
+  await inference.register(async (scope) => v1LivenessRoute(scope));
   await inference.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
   await inference.register(async (scope) => openApiRoute(scope));
   await management.register(async (scope) => managementApi(scope, ctx));
