@@ -17,6 +17,7 @@ import { readSharedKeys, tokenAuthRequired } from '../../packages/server/src/aut
 import { type ServerConfig, loadConfig } from '../../packages/server/src/config/index.js';
 import { ServerEvents } from '../../packages/server/src/events.js';
 import { ServerMetrics } from '../../packages/server/src/metrics/index.js';
+import { openApiDocument } from '../../packages/server/src/openapi/index.js';
 import { ROOT, SHARED } from '../support/model-server.js';
 
 /**
@@ -290,6 +291,15 @@ describe('deploy/kserve uses KServe storage layout and fits the server', () => {
     expect(model.runtime).toBe(runtime.metadata.name);
     expect(runtime.spec.supportedModelFormats.map((f: { name: string }) => f.name)).toContain(model.modelFormat.name);
     expect(runtime.spec.protocolVersions).toContain(model.protocolVersion);
+  });
+
+  it('lists the KServe protocols the inference API serves, v1 and v2, each with its predict route', () => {
+    const paths = Object.keys((openApiDocument() as { paths: object }).paths);
+    const predictRoute: Record<string, string> = { v1: '/v1/models/{model_name}:predict', v2: '/v2/models/{model_name}/infer' };
+    expect(runtime.spec.protocolVersions).toEqual(expect.arrayContaining(['v1', 'v2']));
+    for (const protocol of runtime.spec.protocolVersions as string[]) {
+      if (predictRoute[protocol] !== undefined) expect(paths).toContain(predictRoute[protocol]);
+    }
   });
 
   it("starts with the example config.properties: the server's schema accepts it and token authorization is explicitly off", () => {

@@ -5,9 +5,9 @@ import { EventEmitter } from 'node:events';
  * the server subscribe here, so the request path never calls into them directly.
  */
 export interface ServerEventMap {
-  /** A request to a model's inference endpoint got its one answer (any API: /predictions or /v2). */
+  /** A request to a model's inference endpoint got its one answer (any API: /predictions, KServe v1 or v2). */
   'request.finished': [{
-    model: string; version: string; status: number; api: 'predictions' | 'v2';
+    model: string; version: string; status: number; api: 'predictions' | 'v1' | 'v2';
     /** Milliseconds from arrival to dispatch to a worker (0 when refused before queueing). */
     queueMs: number;
     /** Milliseconds the batch holding it spent in the handler (0 when it never reached one). */

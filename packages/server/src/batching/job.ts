@@ -3,7 +3,7 @@ import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 /** One inference request as the HTTP layers hand it to a model version. */
 export interface InferenceRequest {
   input: RequestInput;
-  api: 'predictions' | 'v2';
+  api: 'predictions' | 'v1' | 'v2';
   /** `performance.now()` when the request arrived, for queue and end-to-end timings. */
   receivedAt: number;
 }

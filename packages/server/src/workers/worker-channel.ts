@@ -88,7 +88,7 @@ export class WorkerChannel {
     for (const job of jobs) {
       job.dispatchedAt = now;
       try {
-        requests.push(encodeRequest(job.request.input, payload, job.request.api === 'predictions'));
+        requests.push(encodeRequest(job.request.input, payload, job.request.api !== 'v2'));
         sent.push(job);
       } catch (error) {
         job.reject(new BadRequest((error as Error).message));
