@@ -16,7 +16,9 @@ import { parseAllDocuments } from 'yaml';
 import { readSharedKeys, tokenAuthRequired } from '../../packages/server/src/auth/index.js';
 import { type ServerConfig, loadConfig } from '../../packages/server/src/config/index.js';
 import { ServerEvents } from '../../packages/server/src/events.js';
+import { inferenceServiceHandlers } from '../../packages/server/src/grpc/service.js';
 import { ServerMetrics } from '../../packages/server/src/metrics/index.js';
+import { openApiDocument } from '../../packages/server/src/openapi/index.js';
 import { ROOT, SHARED } from '../support/model-server.js';
 
 /**
@@ -301,6 +303,21 @@ describe('deploy/kserve uses KServe storage layout and fits the server', () => {
       expect(runtime.spec.supportedModelFormats.map((f: { name: string }) => f.name)).toContain(model.modelFormat.name);
       expect(runtime.spec.protocolVersions).toContain(model.protocolVersion);
     }
+  });
+
+  it('lists the KServe protocols the server serves, v1, v2 and grpc-v2, each with its predict call', () => {
+    const paths = Object.keys((openApiDocument() as { paths: object }).paths);
+    const proto = readFileSync(path.join(ROOT, 'packages/server/proto/grpc_predict_v2.proto'), 'utf8');
+    const served: Record<string, boolean> = {
+      v1: paths.includes('/v1/models/{model_name}:predict'),
+      v2: paths.includes('/v2/models/{model_name}/infer'),
+      // The shipped proto declares ModelInfer in the service, and the server implements it.
+      'grpc-v2':
+        /service GRPCInferenceService\s*\{[\s\S]*?\brpc ModelInfer\(/.test(proto) &&
+        'ModelInfer' in inferenceServiceHandlers({ ctx: {} as never, accessLog: {} as never, inferenceKey: undefined, responseSizes: new WeakMap() }),
+    };
+    expect(runtime.spec.protocolVersions).toEqual(['v1', 'v2', 'grpc-v2']);
+    for (const protocol of runtime.spec.protocolVersions as string[]) expect([protocol, served[protocol]]).toEqual([protocol, true]);
   });
 
   it("starts with the example config.properties: the server's schema accepts it and token authorization is explicitly off", () => {

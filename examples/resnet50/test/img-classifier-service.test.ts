@@ -169,7 +169,7 @@ describe('examples/resnet50 img_classifier_service on MobileNetV2-int8', () => {
 
   it('describes the model tensors for the v2 metadata endpoint', () => {
     expect(withSharp.handler.describe()).toEqual({
-      platform: 'onnxruntime',
+      platform: 'onnxruntime_onnx',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }, { name: 'image', datatype: 'BYTES', shape: [-1] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 1000] }, { name: 'classes', datatype: 'BYTES', shape: [-1] }],
     });

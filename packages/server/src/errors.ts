@@ -14,6 +14,15 @@ export class BadRequest extends NodeserveError {
   static readonly status = 400;
 }
 
+/** A KServe v1 `:predict` body with more instances than one request may carry (`V1_LIMITS.maxInstances`). */
+export class TooManyInstances extends NodeserveError {
+  static readonly code = 'TooManyInstances';
+  static readonly status = 400;
+  constructor(count: number, limit: number) {
+    super(`The request has ${count} instances; at most ${limit} fit in one request: split it into several requests`);
+  }
+}
+
 export class InvalidModelName extends NodeserveError {
   static readonly code = 'InvalidModelName';
   static readonly status = 400;
@@ -156,6 +165,15 @@ export class ModelLoadFailed extends NodeserveError {
   static readonly status = 500;
 }
 
+/** KServe v1 `:explain`: no handler here produces explanations. */
+export class ExplainNotSupported extends NodeserveError {
+  static readonly code = 'ExplainNotSupported';
+  static readonly status = 501;
+  constructor(model: string) {
+    super(`Model "${model}" cannot explain its predictions: explanations are not supported; use :predict`);
+  }
+}
+
 export class QueueFull extends NodeserveError {
   static readonly code = 'QueueFull';
   static readonly status = 503;
@@ -223,8 +241,8 @@ export class StartupAborted extends NodeserveError {
 
 /** Every error class the server raises itself, for the catalogue test and the docs. */
 export const SERVER_ERRORS = [
-  BadRequest, InvalidModelName, DownloadFailed, Unauthorized, ArchiveNotAllowed, ModelNotFound, ArchiveNotFound,
+  BadRequest, TooManyInstances, InvalidModelName, DownloadFailed, Unauthorized, ArchiveNotAllowed, ModelNotFound, ArchiveNotFound,
   ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, MultipartLimitExceeded, UnsupportedMediaType,
-  InternalServerError, WorkerDied, InvalidHandlerOutput, ModelLoadFailed, QueueFull, ModelNotReady, ServerDraining,
+  InternalServerError, WorkerDied, InvalidHandlerOutput, ModelLoadFailed, ExplainNotSupported, QueueFull, ModelNotReady, ServerDraining,
   HandlerTimeout, ResponseTooLarge, ServerConfigInvalid, StartupFailed, StartupAborted,
 ] as const;

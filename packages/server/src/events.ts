@@ -5,9 +5,9 @@ import { EventEmitter } from 'node:events';
  * the server subscribe here, so the request path never calls into them directly.
  */
 export interface ServerEventMap {
-  /** A request to a model's inference endpoint got its one answer (any API: /predictions, REST /v2 or gRPC ModelInfer). */
+  /** A request to a model's inference endpoint got its one answer (any API: /predictions, KServe v1, REST /v2 or gRPC ModelInfer). */
   'request.finished': [{
-    model: string; version: string; api: 'predictions' | 'v2' | 'grpc';
+    model: string; version: string; api: 'predictions' | 'v1' | 'v2' | 'grpc';
     /** The HTTP status, or for gRPC the status REST would have answered (docs/api.md has the table). */
     status: number;
     /** Milliseconds from arrival to dispatch to a worker (0 when refused before queueing). */

@@ -9,11 +9,18 @@ export interface TensorMetadata {
   shape: number[];
 }
 
+/**
+ * The v2 `platform` of a model run by ONNX Runtime. The protocol's platform names are
+ * `<project>_<format>` (required_api.md, "Platforms"); this is the name Triton, the protocol's reference
+ * server, reports for ONNX models (the list in required_api.md writes it `onnx_onnxv1`).
+ */
+export const ONNX_RUNTIME_PLATFORM = 'onnxruntime_onnx';
+
 /** What the KServe v2 model-metadata endpoint serves. */
 export interface ModelDescription {
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
-  platform: 'onnxruntime';
+  platform: typeof ONNX_RUNTIME_PLATFORM;
 }
 
 function describeValues(values: readonly InferenceSession.ValueMetadata[]): TensorMetadata[] {
@@ -27,5 +34,5 @@ function describeValues(values: readonly InferenceSession.ValueMetadata[]): Tens
 
 /** The session's tensor inputs and outputs in v2 terms; values v2 cannot express are left out. */
 export function describeSession(session: InferenceSession): ModelDescription {
-  return { inputs: describeValues(session.inputMetadata), outputs: describeValues(session.outputMetadata), platform: 'onnxruntime' };
+  return { inputs: describeValues(session.inputMetadata), outputs: describeValues(session.outputMetadata), platform: ONNX_RUNTIME_PLATFORM };
 }

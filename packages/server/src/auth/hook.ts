@@ -3,14 +3,15 @@ import { Unauthorized } from '../errors.js';
 import { keysMatch } from './keys.js';
 
 const BEARER = /^Bearer[ ]+(\S{1,512})\s*$/i;
+const KSERVE_PATH = /^\/v[12](?:\/|$)/;
 
 export interface AuthHookOptions {
   /** The key this app accepts, or the key for a path (without query) when one app serves two APIs. */
   key: string | ((path: string) => string);
   /** Paths (without query) open without a key: liveness and readiness probes. */
   publicPaths?: ReadonlySet<string>;
-  /** The error body: `{"code","type","message"}` (default), or the v2 protocol's `{"error"}` for `/v2` paths. */
-  v2Errors?: boolean;
+  /** The error body: `{"code","type","message"}` (default), or KServe's `{"error"}` for `/v1` and `/v2` paths. */
+  kserveErrors?: boolean;
 }
 
 /**
@@ -31,7 +32,7 @@ export function tokenAuthHook(options: AuthHookOptions) {
     if (bearerMatches(request.headers.authorization, key)) return undefined;
     reply.header('www-authenticate', 'Bearer');
     const refused = new Unauthorized();
-    const body = options.v2Errors === true && path.startsWith('/v2')
+    const body = options.kserveErrors === true && KSERVE_PATH.test(path)
       ? { error: refused.message }
       : { code: refused.status, type: refused.code, message: refused.message };
     return reply.code(refused.status).send(body);

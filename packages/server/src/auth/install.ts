@@ -65,7 +65,7 @@ export async function installTokenAuth(
     app.addHook('onRequest', tokenAuthHook({
       key: (path) => (management && (!inference || MANAGEMENT_PATH.test(path)) ? keys.management : keys.inference),
       publicPaths: new Set(apis.flatMap((api) => PUBLIC_PATHS[api])),
-      v2Errors: inference,
+      kserveErrors: inference,
     }));
   }
   return keys;

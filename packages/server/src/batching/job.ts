@@ -3,7 +3,7 @@ import type { NamedTensor, RequestInput } from '@nodeserve/handler-sdk';
 /** One inference request as a front door (HTTP or gRPC) hands it to a model version. */
 export interface InferenceRequest {
   input: RequestInput;
-  api: 'predictions' | 'v2' | 'grpc';
+  api: 'predictions' | 'v1' | 'v2' | 'grpc';
   /** `performance.now()` when the request arrived, for queue and end-to-end timings. */
   receivedAt: number;
 }

@@ -15,7 +15,7 @@ export interface RequestTimings {
 export function reportRequestsFinished(
   app: FastifyInstance,
   ctx: ServerContext,
-  api: 'predictions' | 'v2',
+  api: 'predictions' | 'v1' | 'v2',
   include: (request: FastifyRequest) => boolean = () => true,
 ): RequestTimings {
   const timings = new WeakMap<FastifyRequest, { queueMs: number; inferenceMs: number }>();

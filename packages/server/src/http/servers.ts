@@ -9,6 +9,7 @@ import { metricsApi } from '../metrics/index.js';
 import { openApiRoute } from '../openapi/index.js';
 import { inferenceApi } from './inference/index.js';
 import { managementApi } from './management/index.js';
+import { v1LivenessRoute, v1Routes } from './v1/index.js';
 import { v2Routes } from './v2/index.js';
 
 /** One fastify app bound to one address, serving one or more of the APIs. */
@@ -52,6 +53,8 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
     if (apis.includes('inference')) {
       answerExpectContinue(app, ctx.config.max_request_size);
       await app.register(async (scope) => inferenceApi(scope, ctx));
+      await app.register(async (scope) => v1Routes(scope, ctx), { prefix: '/v1' });
+      await app.register(async (scope) => v1LivenessRoute(scope));
       await app.register(async (scope) => v2Routes(scope, ctx), { prefix: '/v2' });
     }
     if (apis.includes('management')) await app.register(async (scope) => managementApi(scope, ctx));

@@ -2,6 +2,7 @@ import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { TENSOR_DATATYPES } from '@nodeserve/handler-sdk/datatypes';
 import { MAX_PAGE_SIZE } from '../http/management/query.js';
 import { SERVER_NAME, SERVER_VERSION } from '../version.js';
+import { v1Paths, v1Schemas } from './kserve-v1.js';
 
 type Schema = Record<string, unknown>;
 
@@ -280,16 +281,16 @@ export function openApiDocument(): Record<string, unknown> {
       title: `${SERVER_NAME} model server`,
       version: SERVER_VERSION,
       description:
-        'Inference API (inference_address: /ping, /predictions, KServe v2 under /v2) and management API (management_address: /models). ' +
+        'Inference API (inference_address: /ping, /predictions, KServe v1 under /v1, KServe v2 under /v2) and management API (management_address: /models). ' +
         'With token authorization on, send `Authorization: Bearer <key>` with the inference or management key from the key file.',
     },
     tags: [{ name: 'inference' }, { name: 'management' }],
     paths: {
-      ...tagAll(inferencePaths, 'inference'),
+      ...tagAll({ ...inferencePaths, ...v1Paths }, 'inference'),
       ...tagAll(managementPaths, 'management'),
     },
     components: {
-      schemas,
+      schemas: { ...schemas, ...v1Schemas },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
   };

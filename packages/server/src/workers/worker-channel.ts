@@ -88,7 +88,9 @@ export class WorkerChannel {
     for (const job of jobs) {
       job.dispatchedAt = now;
       try {
-        requests.push(encodeRequest(job.request.input, payload, job.request.api === 'predictions'));
+        // A body may be JSON on /predictions and KServe v1; Open Inference requests (v2, gRPC) arrive as tensors.
+        const parseJson = job.request.api === 'predictions' || job.request.api === 'v1';
+        requests.push(encodeRequest(job.request.input, payload, parseJson));
         sent.push(job);
       } catch (error) {
         job.reject(new BadRequest((error as Error).message));

@@ -61,10 +61,12 @@ describe('tokenAuthHook', () => {
 
   beforeAll(async () => {
     app = Fastify();
-    app.addHook('onRequest', tokenAuthHook({ key, publicPaths: new Set(['/ping']), v2Errors: true }));
+    app.addHook('onRequest', tokenAuthHook({ key, publicPaths: new Set(['/ping']), kserveErrors: true }));
     app.get('/ping', async () => ({ status: 'Healthy' }));
     app.get('/models', async () => ({ models: [] }));
     app.get('/v2/models/m', async () => ({ name: 'm' }));
+    app.get('/v1/models/m', async () => ({ name: 'm', ready: true }));
+    app.get('/v1x', async () => ({}));
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -80,10 +82,13 @@ describe('tokenAuthHook', () => {
     }
   });
 
-  it('answers v2 paths in the protocol error form', async () => {
-    const res = await fetch(`${base}/v2/models/m`);
-    expect(res.status).toBe(401);
-    expect(Object.keys((await res.json()) as object)).toEqual(['error']);
+  it('answers KServe v1 and v2 paths in KServe’s error form, and only those', async () => {
+    for (const path of ['/v2/models/m', '/v1/models/m']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(401);
+      expect(Object.keys((await res.json()) as object)).toEqual(['error']);
+    }
+    expect(await (await fetch(`${base}/v1x`)).json()).toMatchObject({ code: 401, type: 'Unauthorized' });
   });
 
   it('lets the right key and public paths through', async () => {

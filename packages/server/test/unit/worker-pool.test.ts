@@ -112,7 +112,7 @@ describe('WorkerPool', () => {
     const seen: Array<ModelDescription | undefined> = [];
     pool.on('metadata', (m) => seen.push(m));
     await pool.resize(1, false);
-    const description: ModelDescription = { inputs: [], outputs: [], platform: 'onnxruntime' };
+    const description: ModelDescription = { inputs: [], outputs: [], platform: 'onnxruntime_onnx' };
     spawned[0]!.initialised(description);
     await settle();
     expect(seen).toEqual([description]);

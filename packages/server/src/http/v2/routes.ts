@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InternalServerError, ResourceNotFound } from '../../errors.js';
 import type { ServerContext } from '../../context.js';
 import { modelMetadata, modelReady, runInfer, serverMetadata, serverReady } from '../../open-inference/index.js';
-import { toHttpError } from '../errors.js';
+import { installKServeErrors } from '../kserve-errors.js';
 import { flattenHeaders, lastValues } from '../inference/request-input.js';
 import { knownTarget } from '../model-target.js';
 import { reportRequestsFinished } from '../request-finished.js';
@@ -26,18 +25,7 @@ export async function v2Routes(app: FastifyInstance, ctx: ServerContext): Promis
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.max_request_size }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const http = toHttpError(error, { maxRequestSize: ctx.config.max_request_size });
-    // Only the unexpected is logged here; the access log already has every status.
-    if (http.body.type === InternalServerError.code) {
-      ctx.logger.error('unexpected error answering a v2 request', { requestId: request.id, url: request.url, error });
-    }
-    if (http.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(http.retryAfter))));
-    return reply.code(http.status).type('application/json').send({ error: http.body.message });
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(ResourceNotFound.status).type('application/json').send({ error: new ResourceNotFound(request.method, request.url.split('?', 1)[0] ?? '').message }),
-  );
+  installKServeErrors(app, ctx.logger, { maxRequestSize: ctx.config.max_request_size }, 'v2');
 
   app.get('/', async () => serverMetadata(['binary_tensor_data']));
   app.get('/health/live', async () => ({ live: true }));
