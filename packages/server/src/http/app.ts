@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ServerDraining } from '../errors.js';
 import type { AccessLog, ServerLogger } from '../logging/index.js';
+import { type ConnectionLimits, createLimitedServer, LimitLog } from './connection-limits.js';
 import { installErrorHandling } from './errors.js';
 
 /** What the access log names for a request that reached a model (set by the inference routes). */
@@ -23,13 +24,14 @@ export interface AppOptions {
   logger: ServerLogger;
   accessLog: AccessLog;
   lifecycle: { draining: boolean; stopping: boolean };
+  /** The connection limits of this listener (`connectionLimits(config)`). */
+  limits: ConnectionLimits;
+  /** Which API this app serves, as the server log names it: `inference`, `management`, `metrics`. */
+  api: string;
 }
 
 /** A client may choose its request id (to follow a request through its own logs), within reason. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Seconds an idle kept-alive connection stays open (longer than ab's and most clients' reuse gaps). */
-const KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
 /**
  * One fastify app with what every API shares: request ids (`x-request-id`), the access log, the
@@ -40,7 +42,10 @@ export function createApp(options: AppOptions): FastifyInstance {
     logger: false,
     bodyLimit: options.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Timeouts, keep-alive and connection counts are set on the server itself (connection-limits.ts),
+    // which also answers what Node cannot parse: fastify's own client-error answer is not wanted.
+    serverFactory: (handler) => createLimitedServer(options.limits, handler, new LimitLog(options.logger, options.api)),
+    clientErrorHandler: () => undefined,
     // Draining answers our own 503 body; fastify's would not be in the `{"code","type","message"}` shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
+import { connectionLimits } from './connection-limits.js';
 import { answerExpectContinue } from './expect-continue.js';
 import type { ServerContext } from '../context.js';
 import { installTokenAuth } from '../auth/index.js';
@@ -21,10 +22,10 @@ export interface HttpApps {
  * plugin per line, so an API's hooks and body parsers never leak into another's.
  */
 export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): Promise<HttpApps> {
-  const base = { bodyLimit: ctx.config.max_request_size, logger: ctx.logger, accessLog, lifecycle: ctx.lifecycle };
-  const inference = createApp(base);
-  const management = createApp(base);
-  const metrics = createApp(base);
+  const base = { bodyLimit: ctx.config.max_request_size, logger: ctx.logger, accessLog, lifecycle: ctx.lifecycle, limits: connectionLimits(ctx.config) };
+  const inference = createApp({ ...base, api: 'inference' });
+  const management = createApp({ ...base, api: 'management' });
+  const metrics = createApp({ ...base, api: 'metrics' });
 
   answerExpectContinue(inference, ctx.config.max_request_size);
   await installTokenAuth({ inference, management }, ctx);
