@@ -94,10 +94,11 @@ type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
  *   request it parses at once, so one connection could fill a model's queue); one waiting unread
  *   body stops Node reading the connection, so a pipelining client holds one body like any other.
  *
- * These answers are sent outside fastify (all but the pipelining one as raw bytes on the socket, as
- * no request object exists yet): each carries the catalogue's body and `Connection: close`, and is
- * counted in the server log (`LimitLog`), not the access log. The server answers `clientError`
- * itself; fastify's own handler must be a no-op.
+ * These answers are sent outside fastify, with the catalogue's body: as raw bytes on the socket
+ * where no request object exists yet (connections, headers, parse errors, a stalled body), on the
+ * request's own response for the pipelining and body-bytes ones. All but `TooManyRequestBytes`
+ * close the connection. They are counted in the server log (`LimitLog`), not the access log. The
+ * server answers `clientError` itself; fastify's own handler must be a no-op.
  */
 export function createLimitedServer(limits: ConnectionLimits, handler: RequestHandler, log: LimitLog): http.Server {
   const states = new WeakMap<Socket, ConnectionState>();
@@ -123,7 +124,10 @@ export function createLimitedServer(limits: ConnectionLimits, handler: RequestHa
 
   function takeRequest(req: IncomingMessage, res: ServerResponse): void {
     const state = states.get(req.socket);
-    if (state === undefined) return;
+    if (state === undefined) {
+      handler(req, res); // not a connection the gate admitted: cannot happen, but never leave it unanswered
+      return;
+    }
     if (state.refused) {
       // Dropped (Node aborts it when the connection closes); a client that goes on sending after
       // its 429 loses the connection at once, so it cannot pile up requests behind slow answers.
