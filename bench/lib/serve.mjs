@@ -124,16 +124,19 @@ export async function serveAndLoad(o) {
         },
         rss: {
           peakBytes: sampled.peakBytes,
-          afterWarmupBytes,
-          endBytes,
-          growth: endBytes / afterWarmupBytes - 1,
+          /** Levels (medians) of the first and last tenth of the measured load: see sampleRss. */
+          afterWarmupBytes: sampled.levels.start.bytes,
+          endBytes: sampled.levels.end.bytes,
+          growth: sampled.levels.end.bytes / sampled.levels.start.bytes - 1,
+          /** The single samples just before and just after the measured load. */
+          instant: { afterWarmupBytes, endBytes },
           processes,
-          /** Per process, server first: RSS after warm-up and at the end. */
+          /** Per process, server first: RSS levels after warm-up and at the end. */
           byProcess: pids.map((pid, i) => ({
             pid,
             role: i === 0 ? 'server' : 'worker',
-            afterWarmupBytes: sampled.marksByPid.afterWarmup?.[pid] ?? 0,
-            endBytes: sampled.marksByPid.end?.[pid] ?? 0,
+            afterWarmupBytes: sampled.levels.start.byPid[pid] ?? 0,
+            endBytes: sampled.levels.end.byPid[pid] ?? 0,
           })),
         },
         settings,

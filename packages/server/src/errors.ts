@@ -109,6 +109,19 @@ export class ArchiveExists extends NodeserveError {
   }
 }
 
+/**
+ * The client did not send its request in time: the headers within `request_header_timeout` (also
+ * a connection that sends nothing), or the body within `request_body_timeout` of the headers. The
+ * connection is closed after this answer.
+ */
+export class RequestTimeout extends NodeserveError {
+  static readonly code = 'RequestTimeout';
+  static readonly status = 408;
+  constructor(part: 'headers' | 'body', key: string, seconds: number) {
+    super(`The request ${part} did not arrive within ${key} (${seconds} s); the connection is closed`);
+  }
+}
+
 /** A body, multipart file or text field over its size limit; the message always names the limit. */
 export class PayloadTooLarge extends NodeserveError {
   static readonly code = 'PayloadTooLarge';
@@ -130,6 +143,27 @@ export class MultipartLimitExceeded extends NodeserveError {
 export class UnsupportedMediaType extends NodeserveError {
   static readonly code = 'UnsupportedMediaType';
   static readonly status = 415;
+}
+
+/**
+ * The client sent more than `max_pipelined_requests` requests on one connection ahead of their
+ * answers; the earlier ones are answered, this one is not handled, and the connection is closed.
+ */
+export class TooManyPipelinedRequests extends NodeserveError {
+  static readonly code = 'TooManyPipelinedRequests';
+  static readonly status = 429;
+  constructor(limit: number) {
+    super(`More than max_pipelined_requests (${limit}) requests were sent on this connection ahead of their answers; it is closed, send the rest on a new one`);
+  }
+}
+
+/** The request line and headers are larger than `max_header_size`; the connection is closed. */
+export class RequestHeadersTooLarge extends NodeserveError {
+  static readonly code = 'RequestHeadersTooLarge';
+  static readonly status = 431;
+  constructor(limit: number) {
+    super(`The request line and headers are larger than max_header_size (${limit} bytes)`);
+  }
 }
 
 /** Anything not raised on purpose; the details stay in the server log. */
@@ -190,6 +224,29 @@ export class ModelNotReady extends NodeserveError {
   }
 }
 
+/** The listener already holds `max_connections` connections: this one is answered and closed at once. */
+export class TooManyConnections extends NodeserveError {
+  static readonly code = 'TooManyConnections';
+  static readonly status = 503;
+  constructor(limit: number) {
+    super(`The server holds max_connections (${limit}) connections on this address; retry later`, { retryAfter: 1 });
+  }
+}
+
+/**
+ * The bodies of the requests this address is handling already add up to
+ * `max_request_bytes_in_flight`; this one is answered before its body is read.
+ */
+export class TooManyRequestBytes extends NodeserveError {
+  static readonly code = 'TooManyRequestBytes';
+  static readonly status = 503;
+  constructor(limit: number) {
+    super(`The bodies of the requests in progress on this address add up to max_request_bytes_in_flight (${limit} bytes); retry later`, {
+      retryAfter: 1,
+    });
+  }
+}
+
 export class ServerDraining extends NodeserveError {
   static readonly code = 'ServerDraining';
   static readonly status = 503;
@@ -245,4 +302,6 @@ export const SERVER_ERRORS = [
   ResourceNotFound, ModelApiDisabled, ModelConflict, ArchiveExists, PayloadTooLarge, MultipartLimitExceeded, UnsupportedMediaType,
   InternalServerError, WorkerDied, InvalidHandlerOutput, ModelLoadFailed, ExplainNotSupported, QueueFull, ModelNotReady, ServerDraining,
   HandlerTimeout, ResponseTooLarge, ServerConfigInvalid, StartupFailed, StartupAborted,
+  // Connection limits (http/connection-limits.ts).
+  RequestTimeout, TooManyPipelinedRequests, RequestHeadersTooLarge, TooManyConnections, TooManyRequestBytes,
 ] as const;

@@ -3,7 +3,8 @@
  * (503) rather than holding sockets open. Removal from the head is O(1) amortised.
  */
 export class BoundedQueue<T> {
-  private items: T[] = [];
+  /** Slots before `head` were taken: they hold `undefined`, never the item handed out. */
+  private items: Array<T | undefined> = [];
   private head = 0;
 
   constructor(private readonly capacity: number) {}
@@ -31,7 +32,10 @@ export class BoundedQueue<T> {
   /** Removes and returns up to `n` items from the head. */
   take(n: number): T[] {
     const end = Math.min(this.items.length, this.head + n);
-    const out = this.items.slice(this.head, end);
+    const out = this.items.slice(this.head, end) as T[];
+    // A taken slot left as it was keeps its job alive until the next compaction, up to 1024 jobs,
+    // each with its request body and (through its promise) its answer: ~100 MiB under the benchmark.
+    this.items.fill(undefined, this.head, end);
     this.head = end;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);

@@ -7,6 +7,7 @@ const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS }
 /** TorchServe's default for both timeouts, in seconds. */
 export const DEFAULT_TIMEOUT_S = 120;
 
+
 /** Where one of the HTTP APIs listens. Port 0 asks the OS for a free port; the bound port is reported. */
 export interface ListenAddress {
   host: string;
@@ -241,6 +242,53 @@ export const ServerConfigSchema = z.strictObject({
    * `maxImagePixels`); false starts with a warning saying so.
    */
   limit_max_image_pixels: boolean.default(true),
+
+  // ---- Connection limits: what one client may hold of the HTTP front end (each of the three
+  // listeners applies them on its own). TorchServe has no equivalent keys (Netty's defaults are
+  // unbounded); the names follow what they limit. docs/server.md "Limits" says what a client sees.
+  /**
+   * Connections each listener keeps open at once. One more is answered 503 `TooManyConnections` and
+   * closed. Why 1000: ten times the benchmark's 100 clients; an idle kept-alive connection costs the
+   * front end ~11 KiB (measured over 2,000), one receiving a body ~56 KiB plus the body.
+   */
+  max_connections: integer(1, 1_000_000).default(1_000),
+  /**
+   * Seconds a client has, from opening a connection or from the first byte of a request on a
+   * kept-alive one, to send the request line and headers; then 408 `RequestTimeout` and the
+   * connection is closed. Every HTTP client sends its headers at once: this only frees the slots of
+   * stalled and slowloris clients.
+   */
+  request_header_timeout: decimal(0, 3_600).default(30),
+  /**
+   * Seconds a client has, from the end of the headers, to send the whole body; then 408
+   * `RequestTimeout`. 60 s lets a client on a 1 Mbit/s link send `max_request_size` (6.5 MB).
+   */
+  request_body_timeout: decimal(0, 3_600).default(60),
+  /**
+   * Seconds an idle kept-alive connection stays open after its last answer (advertised in
+   * `Keep-Alive: timeout=N`). 75 s, nginx's default, outlasts the idle timeout of the usual load
+   * balancers (60 s), so they close first and never reuse a connection the server is closing.
+   */
+  keep_alive_timeout: decimal(0, 3_600).default(75),
+  /** Bytes of request line and headers a request may have (Node's default); beyond it, 431 `RequestHeadersTooLarge`. */
+  max_header_size: integer(1_024, 1024 * 1024).default(16_384),
+  /**
+   * Requests a client may send on one connection before their answers (HTTP/1.1 pipelining). They
+   * are taken one at a time, in order, so pipelining takes no more of a model's queue than one
+   * request; one more is answered 429 `TooManyPipelinedRequests` and the connection is closed.
+   */
+  max_pipelined_requests: integer(1, 1_024).default(16),
+  /**
+   * Bytes of request bodies each listener holds at once (being received, queued or in a worker),
+   * counted by their declared length (`max_request_size` for a chunked body). A request whose body
+   * would go past it is answered 503 `TooManyRequestBytes` before its body is read. 1 GiB holds
+   * the default queue full of the largest bodies (100 × 6.5 MB) with room for those being read.
+   */
+  max_request_bytes_in_flight: integer(1, 64 * 1024 ** 3).default(1024 ** 3),
+}).superRefine((config, ctx) => {
+  if (config.max_request_bytes_in_flight < config.max_request_size) {
+    ctx.addIssue({ code: 'custom', path: ['max_request_bytes_in_flight'], message: `must be at least max_request_size (${config.max_request_size}), or no large body could ever be taken` });
+  }
 });
 
 /** The raw values a config file or the command line may give, before validation. */

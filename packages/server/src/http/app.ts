@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ServerDraining } from '../errors.js';
 import type { AccessLog, ServerLogger } from '../logging/index.js';
+import { type ConnectionLimits, createLimitedServer, LimitLog } from './connection-limits.js';
 import { installErrorHandling } from './errors.js';
 
 /** What the access log names for a request that reached a model (set by the inference routes). */
@@ -27,6 +28,10 @@ export interface AppOptions {
   onAnswered?: (status: number) => void;
   /** TorchServe's `cors_allowed_origin`, `cors_allowed_methods`, `cors_allowed_headers`; no CORS without an origin. */
   cors?: { origin?: string | undefined; methods?: string | undefined; headers?: string | undefined };
+  /** The connection limits of this listener (`connectionLimits(config)`). */
+  limits: ConnectionLimits;
+  /** Which API this app serves, as the server log names it: `inference`, `management`, `metrics`. */
+  api: string;
 }
 
 function corsHeaders(cors: NonNullable<AppOptions['cors']>): Record<string, string> {
@@ -39,9 +44,6 @@ function corsHeaders(cors: NonNullable<AppOptions['cors']>): Record<string, stri
 /** A client may choose its request id (to follow a request through its own logs), within reason. */
 export const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Seconds an idle kept-alive connection stays open (longer than ab's and most clients' reuse gaps). */
-const KEEP_ALIVE_TIMEOUT_MS = 75_000;
-
 /**
  * One fastify app with what every API shares: request ids (`x-request-id`), the access log, the
  * JSON error body, and refusing new requests while the server drains.
@@ -51,7 +53,10 @@ export function createApp(options: AppOptions): FastifyInstance {
     logger: false,
     bodyLimit: options.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Timeouts, keep-alive and connection counts are set on the server itself (connection-limits.ts),
+    // which also answers what Node cannot parse: fastify's own client-error answer is not wanted.
+    serverFactory: (handler) => createLimitedServer(options.limits, handler, new LimitLog(options.logger, options.api)),
+    clientErrorHandler: () => undefined,
     // Draining answers our own 503 body; fastify's would not be in the `{"code","type","message"}` shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',

@@ -65,7 +65,8 @@ export function toHttpError(error: unknown, limits: RequestLimits): HttpError {
   return { status: internal.status, body: body(internal.status, internal.code, internal.message) };
 }
 
-function fromCatalogue(error: NodeserveError): HttpError {
+/** A catalogue error as clients get it: its status, `{code, type, message}`, and `Retry-After` where it has one. */
+export function fromCatalogue(error: NodeserveError): HttpError {
   return {
     status: error.status,
     body: body(error.status, error.code, error.message),

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { type ApiName, type ListenerPlan, planListeners } from '../config/listeners.js';
 import type { AccessLog } from '../logging/index.js';
 import { createApp } from './app.js';
+import { connectionLimits } from './connection-limits.js';
 import { answerExpectContinue } from './expect-continue.js';
 import type { ServerContext } from '../context.js';
 import { installTokenAuth } from '../auth/index.js';
@@ -42,11 +43,12 @@ export async function createHttpApps(ctx: ServerContext, accessLog: AccessLog): 
     lifecycle: ctx.lifecycle,
     onAnswered: (status: number) => ctx.events.emit('http.response', { status }),
     cors: { origin: config.cors_allowed_origin, methods: config.cors_allowed_methods, headers: config.cors_allowed_headers },
+    limits: connectionLimits(config),
   };
-  const listeners: HttpListener[] = planListeners(ctx.config).map((plan) => ({ ...plan, app: createApp(base) }));
+  const listeners: HttpListener[] = planListeners(ctx.config).map((plan) => ({ ...plan, app: createApp({ ...base, api: plan.apis.join('+') }) }));
   const appFor = (api: ApiName): FastifyInstance | undefined => listeners.find((l) => l.apis.includes(api))?.app;
   // Without a metrics listener (`enable_metrics_api=false`) its app still exists, for callers that inject into it.
-  const metrics = appFor('metrics') ?? createApp(base);
+  const metrics = appFor('metrics') ?? createApp({ ...base, api: 'metrics' });
 
   const keys = await installTokenAuth(listeners, ctx);
   for (const { app, apis } of listeners) {

@@ -1,5 +1,19 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { BoundedQueue } from '../../src/batching/bounded-queue.js';
+
+// A full garbage collection on demand, without starting jest with --expose-gc.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** In its own frame, so that no variable of the test still points at the job once it is handed out. */
+function handOutOne(queue: BoundedQueue<{ body: Buffer }>, refs: Array<WeakRef<object>>): void {
+  const job = { body: Buffer.alloc(1024) };
+  refs.push(new WeakRef(job));
+  queue.push(job);
+  queue.take(1);
+}
 
 describe('BoundedQueue', () => {
   it('refuses a push at capacity instead of growing, and takes again once there is room', () => {
@@ -50,5 +64,17 @@ describe('BoundedQueue', () => {
     expect(queue.length).toBe(next - expected);
     for (const item of queue.takeAll()) expect(item).toBe(expected++);
     expect(expected).toBe(next);
+  });
+
+  it('keeps no reference to what it handed out, so a handled job and its body can be collected', async () => {
+    const queue = new BoundedQueue<{ body: Buffer }>(1000);
+    const handedOut: Array<WeakRef<object>> = [];
+    // Fewer than the 1024 taken slots after which the queue compacts its array.
+    for (let i = 0; i < 100; i++) handOutOne(queue, handedOut);
+    queue.push({ body: Buffer.alloc(1) }); // still in use, still queued
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRefs hold their targets until the turn ends
+    gc();
+    expect(handedOut.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    expect(queue.length).toBe(1);
   });
 });
