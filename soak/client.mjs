@@ -113,6 +113,7 @@ export class CountingClient {
    * @param {number[]} percentiles
    */
   percentiles(phase, percentiles) {
+    /** @type {number[]} */
     const values = [];
     for (let seq = 0; seq < this.sent; seq++) if (this.phase[seq] === phase && this.answers[seq] > 0) values.push(this.latencyMs[seq]);
     values.sort((a, b) => a - b);

@@ -52,7 +52,8 @@ export async function runSoak(o) {
   let ok = false;
   try {
     await server.workers();
-    const rss = { start: await server.rss(), warm: undefined, end: undefined };
+    /** @typedef {Awaited<ReturnType<typeof server.rss>>} Rss */
+    const rss = { start: await server.rss(), warm: /** @type {Rss | undefined} */ (undefined), end: /** @type {Rss | undefined} */ (undefined) };
     const client = new CountingClient({ base: server.inference, capacity: o.requests + EXTRA_REQUESTS, timeoutMs: CLIENT_TIMEOUT_MS });
     const t0 = Date.now();
     const phaseNow = () => {

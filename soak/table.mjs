@@ -10,10 +10,11 @@ const MiB = 2 ** 20;
  * @returns {string}
  */
 export function renderSoakTable(r) {
+  /** @type {string[]} */
   const rows = [];
   const row = (/** @type {string} */ what, /** @type {string} */ value, mustBe = '') => rows.push(`| ${what} | ${value} | ${mustBe} |`);
   const s = r.settings;
-  const minutes = (ms) => `${(ms / 60_000).toFixed(1)} min`;
+  const minutes = (/** @type {number} */ ms) => `${(ms / 60_000).toFixed(1)} min`;
   row('ran', `${minutes(s.ranMs)} (planned ${minutes(s.plannedMs)}), ${s.concurrency} clients paced to ${s.rate} req/s, at most ${s.requests.toLocaleString('en-US')} requests`);
   row('machine', `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB.toFixed(0)} GiB, Node ${r.machine.node}; load average ${r.machine.loadBefore[0].toFixed(1)} before, ${r.machine.loadAfter[0].toFixed(1)} after`);
   row('server', `${s.workers} workers, batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms, default_response_timeout ${s.responseTimeoutS} s, handler ${s.handlerMs} ms per batch`);
