@@ -110,12 +110,20 @@ export class SoakServer {
   }
 
   /**
-   * Resident memory, in bytes, of the server process and of each worker (its children), by pid.
+   * Resident memory, in bytes, of the server process and of each worker (its children), by pid; and
+   * the server's JavaScript heap in use and memory outside it (Buffers), from its `/metrics`, to tell
+   * a growing heap from resident memory that is not given back.
    */
   async rss() {
     const { byPid } = await treeRss(this.pid);
     const workers = Object.entries(byPid).filter(([pid]) => Number(pid) !== this.pid).map(([pid, bytes]) => ({ pid: Number(pid), bytes }));
-    return { server: byPid[this.pid] ?? 0, workers };
+    const metrics = await this.metrics();
+    return {
+      server: byPid[this.pid] ?? 0,
+      serverHeapUsed: counter(metrics, 'nodejs_heap_size_used_bytes'),
+      serverExternal: counter(metrics, 'nodejs_external_memory_bytes'),
+      workers,
+    };
   }
 
   /** Starts `model-server --stop` (SIGTERM and a wait for the drain); resolves with its exit code once it returns. */

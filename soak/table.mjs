@@ -43,6 +43,9 @@ export function renderSoakTable(r) {
   const mib = (/** @type {number} */ b) => (b / MiB).toFixed(0);
   const workers = (/** @type {any} */ m) => m.workers.map((/** @type {any} */ w) => mib(w.bytes)).join(', ');
   row('RSS of the server, MiB: start · after warm-up · end', `${mib(r.rss.start.server)} · ${mib(r.rss.warm.server)} · ${mib(r.rss.end.server)}`);
+  const marks = [r.rss.start, r.rss.warm, r.rss.end];
+  row('the server\'s JS heap in use, MiB: start · after warm-up · end', marks.map((m) => mib(m.serverHeapUsed)).join(' · '));
+  row('the server\'s memory outside the heap (Buffers), MiB: start · after warm-up · end', marks.map((m) => mib(m.serverExternal)).join(' · '));
   row('RSS of each worker, MiB: start · after warm-up · end', `${workers(r.rss.start)} · ${workers(r.rss.warm)} · ${workers(r.rss.end)}`);
   row('result', r.passed ? 'passed' : 'FAILED', 'passed');
   return ['| measure | value | must be |', '| --- | --- | --- |', ...rows].join('\n');
