@@ -13,6 +13,9 @@ export const FAULT_NAMES = {
   version: 'registering version 2.0, requests to it, unregistering it with requests in flight',
 };
 
+/** Most requests one fault sends itself: those the version fault sends to 2.0. */
+export const REQUESTS_PER_FAULT = 8;
+
 /** How long a fault may take to be recovered from before it counts as not recovered. */
 const RECOVERY_BOUND_MS = 90_000;
 
@@ -76,7 +79,7 @@ const FAULTS = {
   async version({ server, client, phase }) {
     const registered = await server.manage('POST', '/models?url=soak-2.0.mar&initial_workers=1&synchronous=true');
     await server.workers('2.0');
-    const inFlight = Array.from({ length: 8 }, () => client.send({ path: '/predictions/soak/2.0', query: '?ms=200', body: 'v2', phase, fault: true }));
+    const inFlight = Array.from({ length: REQUESTS_PER_FAULT }, () => client.send({ path: '/predictions/soak/2.0', query: '?ms=200', body: 'v2', phase, fault: true }));
     await sleep(50);
     const removed = await server.manage('DELETE', '/models/soak/2.0');
     const answers = await Promise.all(inFlight);

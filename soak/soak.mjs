@@ -3,7 +3,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CountingClient, PHASES } from './client.mjs';
-import { FAULT_KINDS, injectFault } from './faults.mjs';
+import { FAULT_KINDS, REQUESTS_PER_FAULT, injectFault } from './faults.mjs';
 import { SERVER_SETTINGS, counter, startSoakServer } from './server.mjs';
 
 /** Milliseconds each batch of good requests spends in the handler. */
@@ -12,8 +12,6 @@ const HANDLER_MS = 5;
 const CLIENT_TIMEOUT_MS = 60_000;
 /** Share of the run before the first fault, and after the last one. */
 const CALM_SHARE = 0.15;
-/** Requests beyond the load's own: the faults' requests and the burst in flight at `--stop`. */
-const EXTRA_REQUESTS = 10_000;
 
 /**
  * @typedef {{
@@ -54,7 +52,10 @@ export async function runSoak(o) {
     await server.workers();
     /** @typedef {Awaited<ReturnType<typeof server.rss>>} Rss */
     const rss = { start: await server.rss(), warm: /** @type {Rss | undefined} */ (undefined), end: /** @type {Rss | undefined} */ (undefined) };
-    const client = new CountingClient({ base: server.inference, capacity: o.requests + EXTRA_REQUESTS, timeoutMs: CLIENT_TIMEOUT_MS });
+    const count = Math.max(FAULT_KINDS.length, Math.floor(duringMs / o.faultEveryMs));
+    // The load's requests, the faults' own, and the burst in flight at `--stop`.
+    const capacity = o.requests + count * REQUESTS_PER_FAULT + 2 * o.concurrency;
+    const client = new CountingClient({ base: server.inference, capacity, timeoutMs: CLIENT_TIMEOUT_MS });
     const t0 = Date.now();
     const phaseNow = () => {
       const t = Date.now() - t0;
@@ -78,7 +79,6 @@ export async function runSoak(o) {
     await sleep(calmMs);
     rss.warm = await server.rss();
     log(`soak: warmed up after ${client.sent} requests; injecting faults`);
-    const count = Math.max(FAULT_KINDS.length, Math.floor(duringMs / o.faultEveryMs));
     /** @type {import('./faults.mjs').FaultResult[]} */
     const faults = [];
     for (let i = 0; i < count; i++) {
