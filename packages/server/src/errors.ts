@@ -270,8 +270,9 @@ export class ResponseTooLarge extends NodeserveError {
 export class HandlerTimeout extends NodeserveError {
   static readonly code = 'HandlerTimeout';
   static readonly status = 504;
-  constructor(model: string, seconds: number) {
-    super(`Model "${model}" did not answer within its response timeout of ${seconds} s`);
+  /** `note` is appended to the message as is (why the request is not tried again). */
+  constructor(model: string, seconds: number, note = '') {
+    super(`Model "${model}" did not answer within its response timeout of ${seconds} s${note}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { LostBatchCause } from './batching/job.js';
 
 /**
  * What the serving core reports as it runs. Metrics, the access log and anything else that observes
@@ -41,6 +42,13 @@ export interface ServerEventMap {
     model: string; version: string; workerId: string; requestIds: string[];
     code: string; status: number; message: string; stack?: string;
   }];
+  /**
+   * A request's worker was lost while running its batch (`cause`: the process died, or was killed
+   * past the response timeout) and the request was queued again, to run alone on another worker.
+   */
+  'request.retried': [{ model: string; version: string; requestId: string; cause: LostBatchCause }];
+  /** A retried request lost its worker again (`cause`): it is answered that failure and not tried again. */
+  'request.retryFailed': [{ model: string; version: string; requestId: string; cause: LostBatchCause }];
   'model.registered': [{ model: string; version: string }];
   'model.unregistered': [{ model: string; version: string }];
 }

@@ -33,6 +33,12 @@ export const ModelConfigSchema = z.strictObject({
   responseTimeout: z.number().positive().max(responseTimeoutS.max).optional(),
   /** Seconds a worker may spend importing the handler and running `initialize`. */
   startupTimeout: z.number().positive().max(startupTimeoutS.max).optional(),
+  /**
+   * When the worker running a batch dies or is killed past the response timeout, try each of its
+   * requests once more, alone, on another worker (default true). Set false for a handler that must
+   * not run a request twice (one with side effects outside the worker).
+   */
+  retryOnWorkerFailure: z.boolean().optional(),
   deviceType: z.enum(['cpu', 'gpu']).optional(),
   /** GPU ids the workers are assigned to, round-robin; defaults to 0 … number_of_gpu-1. */
   deviceIds: z.array(z.number().int().min(0)).min(1).optional(),

@@ -1,5 +1,5 @@
 import { BoundedQueue } from './bounded-queue.js';
-import type { Job } from './job.js';
+import type { Job, LostBatchCause } from './job.js';
 
 export interface BatchingSettings {
   /** Most requests a handler receives at once. */
@@ -8,6 +8,21 @@ export interface BatchingSettings {
   maxBatchDelay: number;
   /** Most requests waiting for a worker (`job_queue_size`). */
   queueCapacity: number;
+  /**
+   * Whether the requests of a batch its worker lost are tried once more, each alone
+   * (`retryOnWorkerFailure`); off for handlers that must not run a request twice.
+   */
+  retryOnWorkerFailure: boolean;
+}
+
+/** What the batcher reports as it runs. */
+export interface BatcherObserver {
+  /** The queue's length, each time it changes (the `queue.depth` event). */
+  depth(depth: number): void;
+  /** A job of a lost batch went back to the queue, to run again alone. */
+  retried(job: Job, cause: LostBatchCause): void;
+  /** A job already retried lost its worker again: it is answered with that failure and never tried again. */
+  retryFailed(job: Job, cause: LostBatchCause): void;
 }
 
 /** An idle worker's wait for its next batch. */
@@ -30,6 +45,14 @@ export interface BatchSource {
    * in order, for the next claim; a claim already answered is left alone.
    */
   release(claim: BatchClaim): void;
+  /** Takes back jobs a worker was handed but never sent to its handler (its process was gone): untried, at the head of the queue. */
+  giveBack(jobs: readonly Job[]): void;
+  /**
+   * Takes back the batch a worker lost while running it (its process died, or was killed past the
+   * response timeout) and answers each job exactly once: by queueing it again to run alone on another
+   * worker, or with `failure(job)`. See `Batcher.lost` for which.
+   */
+  lost(jobs: readonly Job[], cause: LostBatchCause, failure: (job: Job) => Error): void;
 }
 
 class Claim implements BatchClaim {
@@ -62,6 +85,10 @@ class Claim implements BatchClaim {
  * collecting new arrivals for at most `maxBatchDelay` ms counted from the moment it took its first
  * request. At most one worker collects at a time, and new arrivals go to it before the queue, so
  * batches fill instead of splitting.
+ *
+ * A batch whose worker is lost comes back through `lost`: its jobs are tried once more, at the head
+ * of the queue, each in a batch of its own and without waiting for a batch to fill, so a request that
+ * kills or hangs its worker takes no batch-mate down the second time and is answered alone.
  */
 export class Batcher implements BatchSource {
   private readonly queue: BoundedQueue<Job>;
@@ -71,10 +98,9 @@ export class Batcher implements BatchSource {
   /** Draining: send what is there without waiting for batches to fill. */
   private flushing = false;
 
-  /** `onDepth` hears the queue's length each time it changes (the `queue.depth` event). */
   constructor(
     private readonly settings: BatchingSettings,
-    private readonly onDepth: (depth: number) => void,
+    private readonly observer: BatcherObserver,
   ) {
     this.queue = new BoundedQueue<Job>(settings.queueCapacity);
   }
@@ -102,7 +128,7 @@ export class Batcher implements BatchSource {
       return true;
     }
     if (!this.queue.push(job)) return false;
-    this.onDepth(this.queue.length);
+    this.observer.depth(this.queue.length);
     this.pump();
     return true;
   }
@@ -125,9 +151,33 @@ export class Batcher implements BatchSource {
     const jobs = this.collecting.gathered ?? [];
     this.collecting = undefined;
     (claim as Claim).answer(undefined);
-    this.queue.unshift(jobs);
-    this.onDepth(this.queue.length);
-    this.pump();
+    this.requeue(jobs);
+  }
+
+  giveBack(jobs: readonly Job[]): void {
+    this.requeue(jobs);
+  }
+
+  /**
+   * Each job of the lost batch is queued again, at the head and past capacity (it was accepted
+   * once), to run alone — unless retries are off, or it was already retried (at most two attempts: a
+   * request that ends a second worker, alone, is the cause and is answered), or it timed out alone (it
+   * was the cause; trying again would hold another worker as long), or it timed out while draining (a
+   * second full response timeout could outlive the drain). Those are answered `failure(job)`.
+   */
+  lost(jobs: readonly Job[], cause: LostBatchCause, failure: (job: Job) => Error): void {
+    const again: Job[] = [];
+    for (const job of jobs) {
+      if (this.triesAgain(job, cause, jobs.length)) {
+        job.retried = { cause };
+        again.push(job);
+        this.observer.retried(job, cause);
+      } else {
+        if (job.retried !== undefined) this.observer.retryFailed(job, cause);
+        job.reject(failure(job));
+      }
+    }
+    if (again.length > 0) this.requeue(again);
   }
 
   /** Stops waiting for batches to fill, from now on. */
@@ -144,18 +194,36 @@ export class Batcher implements BatchSource {
   takeQueued(): Job[] {
     this.answerCollecting();
     const jobs = this.queue.takeAll();
-    this.onDepth(0);
+    this.observer.depth(0);
     return jobs;
   }
 
-  /** Gives waiting jobs to idle workers' claims while no batch is being collected. */
+  private triesAgain(job: Job, cause: LostBatchCause, batchLength: number): boolean {
+    if (!this.settings.retryOnWorkerFailure || job.retried !== undefined) return false;
+    return cause === 'died' || (batchLength > 1 && !this.flushing);
+  }
+
+  /** Puts jobs back at the head of the queue, in order, past its capacity: they were accepted once. */
+  private requeue(jobs: readonly Job[]): void {
+    if (jobs.length === 0) return;
+    this.queue.unshift(jobs);
+    this.observer.depth(this.queue.length);
+    this.pump();
+  }
+
+  /**
+   * Gives waiting jobs to idle workers' claims while no batch is being collected; a retried job at
+   * the head goes alone and at once, even while another worker collects (it is not part of that batch).
+   */
   private pump(): void {
-    while (this.collecting === undefined && this.queue.length > 0 && this.idle.length > 0) {
+    while (this.queue.length > 0 && this.idle.length > 0) {
+      const alone = this.queue.peek()!.retried !== undefined;
+      if (this.collecting !== undefined && !alone) return;
       const claim = this.idle.shift()!;
       const { batchSize, maxBatchDelay } = this.settings;
-      const jobs = this.queue.take(batchSize);
-      this.onDepth(this.queue.length);
-      if (jobs.length >= batchSize || maxBatchDelay <= 0 || this.flushing) {
+      const jobs = this.queue.take(alone ? 1 : this.batchable(batchSize));
+      this.observer.depth(this.queue.length);
+      if (alone || jobs.length >= batchSize || maxBatchDelay <= 0 || this.flushing) {
         claim.answer(jobs);
       } else {
         claim.gathered = jobs;
@@ -166,6 +234,14 @@ export class Batcher implements BatchSource {
         this.collecting = claim;
       }
     }
+  }
+
+  /** How many jobs from the head make the next batch: up to `batchSize`, stopping before a retried job (it runs alone). */
+  private batchable(batchSize: number): number {
+    const most = Math.min(batchSize, this.queue.length);
+    let n = 1;
+    while (n < most && this.queue.peek(n)!.retried === undefined) n++;
+    return n;
   }
 
   /** Sends the batch being collected as it is. */

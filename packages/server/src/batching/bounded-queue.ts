@@ -17,6 +17,11 @@ export class BoundedQueue<T> {
     return this.capacity;
   }
 
+  /** The item `index` places from the head, without removing it. */
+  peek(index = 0): T | undefined {
+    return index < this.length ? this.items[this.head + index] : undefined;
+  }
+
   push(item: T): boolean {
     if (this.length >= this.capacity) return false;
     this.items.push(item);

@@ -27,4 +27,13 @@ export interface Job {
   reject(error: Error): void;
   /** `performance.now()` when a worker took it; the queue time ends there. */
   dispatchedAt?: number;
+  /**
+   * Set once the job was in a batch its worker lost (the process died, or was killed past the
+   * response timeout) and it went back to the queue to be tried again: it then runs alone, and is
+   * not tried a third time (`Batcher.lost`).
+   */
+  retried?: { cause: LostBatchCause };
 }
+
+/** Why a worker lost the batch it was running: its process died, or it ran past the response timeout and was killed. */
+export type LostBatchCause = 'died' | 'timeout';

@@ -10,6 +10,8 @@ export function logServerEvents(events: ServerEvents, logger: ServerLogger): voi
     if (e.expected) logger.info('worker exited', e);
     else logger.error('worker died', e);
   });
+  events.on('request.retried', (e) => logger.warn('request retried alone after its worker was lost', e));
+  events.on('request.retryFailed', (e) => logger.error('retried request lost its worker again: answered, not retried', e));
   events.on('handler.failed', ({ stack, ...e }) => {
     // A refused input (4xx) is the client's doing: one line. A 5xx is ours to fix: with the handler's stack.
     if (e.status >= 500) logger.error(`handler failed: ${e.message}`, stack === undefined ? e : { ...e, stack });

@@ -38,6 +38,8 @@ export class ServerMetrics {
   private readonly workersAlive: Gauge<'model_name' | 'model_version'>;
   private readonly workerRestarts: Counter<'model_name' | 'model_version'>;
   private readonly workerRss: Gauge<'model_name' | 'model_version' | 'worker_id'>;
+  private readonly retries: Counter<'model_name' | 'model_version' | 'cause'>;
+  private readonly retriesFailed: Counter<'model_name' | 'model_version' | 'cause'>;
   private readonly custom: CustomMetrics;
   private readonly torchserve: TorchServeMetrics;
   private readonly hostname: string;
@@ -107,6 +109,18 @@ export class ServerMetrics {
       labelNames: [...MODEL_LABELS, 'worker_id'],
       registers,
     });
+    this.retries = new Counter({
+      name: 'ts_request_retries_total',
+      help: 'Requests tried again, alone, after the worker running their batch died or ran past the response timeout (cause: died, timeout)',
+      labelNames: [...MODEL_LABELS, 'cause'],
+      registers,
+    });
+    this.retriesFailed = new Counter({
+      name: 'ts_request_retries_failed_total',
+      help: 'Retried requests that lost their worker again, alone (requests that crash or hang the handler): answered 500 WorkerDied or 504 HandlerTimeout and not tried again',
+      labelNames: [...MODEL_LABELS, 'cause'],
+      registers,
+    });
     this.custom = new CustomMetrics(this.registry, options.customLimits ?? DEFAULT_CUSTOM_METRIC_LIMITS);
     this.torchserve = new TorchServeMetrics(this.registry, {
       hostname: this.hostname,
@@ -152,6 +166,8 @@ export class ServerMetrics {
       if (!this.workerSet(e.model, e.version).has(e.workerId)) return;
       this.workerRss.set({ model_name: e.model, model_version: e.version, worker_id: e.workerId }, e.rssBytes);
     });
+    this.on('request.retried', (e) => this.retries.inc({ model_name: e.model, model_version: e.version, cause: e.cause }));
+    this.on('request.retryFailed', (e) => this.retriesFailed.inc({ model_name: e.model, model_version: e.version, cause: e.cause }));
     this.on('custom.metric', (e) => this.custom.record(e));
     this.on('model.registered', (e) => {
       const labels = { model_name: e.model, model_version: e.version };

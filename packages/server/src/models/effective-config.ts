@@ -77,6 +77,8 @@ export function effectiveConfig(
     maxBatchDelay: options.maxBatchDelay ?? archive.maxBatchDelay ?? defaults.maxBatchDelay,
     responseTimeout: options.responseTimeout ?? archive.responseTimeout ?? defaults.responseTimeout,
     startupTimeout: archive.startupTimeout ?? defaults.startupTimeout,
+    // Inference is normally idempotent; only the handler's author knows when it is not, so only the archive says.
+    retryOnWorkerFailure: archive.retryOnWorkerFailure ?? true,
     intraOpNumThreads: archive.intraOpNumThreads ?? threadsPerWorker(cpuCount, minWorkers),
   };
 }

@@ -64,8 +64,12 @@ export class ModelVersion implements ModelVersionHandle {
     this.modelDir = options.modelDir;
     this.archivePath = options.archivePath;
     this.currentConfig = options.config;
-    this.batcher = new Batcher(this.batchingSettings(), (depth) =>
-      options.events.emit('queue.depth', { model: this.name, version: this.version, depth }));
+    const model = { model: this.name, version: this.version };
+    this.batcher = new Batcher(this.batchingSettings(), {
+      depth: (depth) => options.events.emit('queue.depth', { ...model, depth }),
+      retried: (job, cause) => options.events.emit('request.retried', { ...model, requestId: job.request.input.requestId, cause }),
+      retryFailed: (job, cause) => options.events.emit('request.retryFailed', { ...model, requestId: job.request.input.requestId, cause }),
+    });
     this.pool = new WorkerPool({
       model: this.name,
       version: this.version,
@@ -89,15 +93,25 @@ export class ModelVersion implements ModelVersionHandle {
     // Scaled to zero: refused from the moment of the scale call, while the workers finish what was accepted.
     if (this.currentConfig.minWorkers === 0) return Promise.reject(new ModelNotReady(this.name, 'it has no workers; scale it up first'));
     return new Promise<InferenceOutcome>((resolve, reject) => {
+      let answered = false;
+      // The one place a request's answer passes: a second answer would be a bug upstream, and would
+      // also upset the count the drain waits on. It is dropped and logged (the soak looks for it).
+      const first = (): boolean => {
+        if (answered) {
+          this.options.logger.error('request answered twice: the second answer is dropped', { model: this.name, version: this.version, requestId: request.input.requestId });
+          return false;
+        }
+        answered = true;
+        this.settled();
+        return true;
+      };
       const job: Job = {
         request,
         resolve: (outcome) => {
-          this.settled();
-          resolve(outcome);
+          if (first()) resolve(outcome);
         },
         reject: (error) => {
-          this.settled();
-          reject(error);
+          if (first()) reject(error);
         },
       };
       this.inFlight++;
@@ -177,8 +191,9 @@ export class ModelVersion implements ModelVersionHandle {
     await this.pool.stop();
   }
 
+  /** A worker is starting, or a dead one's replacement is due: a request retried during the drain waits for it. */
   private startingSoon(): boolean {
-    return this.pool.target > 0 && this.pool.workers().some((w) => w.state === 'starting');
+    return this.pool.target > 0 && (this.pool.restarting > 0 || this.pool.workers().some((w) => w.state === 'starting'));
   }
 
   private settled(): void {
@@ -195,6 +210,7 @@ export class ModelVersion implements ModelVersionHandle {
       batchSize: this.currentConfig.batchSize,
       maxBatchDelay: this.currentConfig.maxBatchDelay,
       queueCapacity: this.options.jobQueueSize,
+      retryOnWorkerFailure: this.currentConfig.retryOnWorkerFailure,
     };
   }
 

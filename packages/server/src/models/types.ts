@@ -20,7 +20,7 @@ export type ModelMetadata = Omit<ModelDescription, 'platform'> & Partial<Pick<Mo
 
 /** A model version's settings after merging server defaults < archive config < management parameters. */
 export type EffectiveModelConfig = Required<
-  Pick<ModelConfig, 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay' | 'responseTimeout' | 'startupTimeout'>
+  Pick<ModelConfig, 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay' | 'responseTimeout' | 'startupTimeout' | 'retryOnWorkerFailure'>
 > & ModelConfig;
 
 export interface ModelVersionHandle {

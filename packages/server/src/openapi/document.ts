@@ -59,6 +59,7 @@ const schemas: Record<string, Schema> = {
       batchSize: { type: 'integer' },
       maxBatchDelay: { type: 'integer', description: 'Milliseconds' },
       responseTimeout: { type: 'number', description: 'Seconds' },
+      retryOnWorkerFailure: { type: 'boolean', description: 'Requests of a batch whose worker dies or times out are tried once more, each alone' },
       description: { type: 'string' },
       workers: {
         type: 'array',

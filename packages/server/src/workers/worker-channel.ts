@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger, ModelDescription } from '@nodeserve/handler-sdk';
 import type { HandlerError } from '@nodeserve/handler-sdk/errors';
-import type { Job } from '../batching/job.js';
+import type { Job, LostBatchCause } from '../batching/job.js';
 import { BadRequest, HandlerTimeout, InvalidHandlerOutput, ModelLoadFailed, WorkerDied } from '../errors.js';
 import type { ServerEvents } from '../events.js';
 import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
@@ -20,6 +20,12 @@ export interface WorkerChannelOptions {
   responseTimeoutMs: number;
   logger: Logger;
   events: ServerEvents;
+  /**
+   * Takes a batch the channel lost (the process died, or ran past the response timeout and is being
+   * killed) and answers each of its jobs, with `failure(job)` or by trying it again elsewhere
+   * (`BatchSource.lost`).
+   */
+  lost(jobs: readonly Job[], cause: LostBatchCause, failure: (job: Job) => Error): void;
 }
 
 interface RunningBatch {
@@ -32,9 +38,10 @@ interface RunningBatch {
 /**
  * The server's end of a worker's binary channel on fd 3 (the I/O half of TorchServe's
  * `WorkerThread`): sends the init message, batches and the stop message; reads results, logs,
- * custom metrics and memory reports; settles each job of a batch exactly once, from its result, the
- * batch's failure, the response timeout, or the process's death. A timeout or a corrupt frame kills
- * the process through its life cycle.
+ * custom metrics and memory reports; settles each job of a batch exactly once, from its result or the
+ * batch's failure, or hands the batch to `lost` once, on the response timeout or the process's death
+ * (a result that arrives after that is dropped). A timeout or a corrupt frame kills the process
+ * through its life cycle.
  */
 export class WorkerChannel {
   /** Resolves with the handler's description once the worker has initialised; rejects with `ModelLoadFailed`. */
@@ -126,8 +133,7 @@ export class WorkerChannel {
     clearTimeout(this.startupTimer);
     const batch = this.takeBatch();
     if (batch !== undefined) {
-      const died = this.died(reason);
-      for (const job of batch.jobs) job.reject(died);
+      this.options.lost(batch.jobs, 'died', (job) => this.died(reason, job));
       batch.done();
     }
     this.abandoned?.();
@@ -141,8 +147,9 @@ export class WorkerChannel {
     return { model: this.options.init.modelName, version: this.options.init.modelVersion };
   }
 
-  private died(reason: string): WorkerDied {
-    return new WorkerDied(this.options.init.modelName, reason);
+  /** `job`, if given, was lost by this worker: its message says when this was its second try. */
+  private died(reason: string, job?: Job): WorkerDied {
+    return new WorkerDied(this.options.init.modelName, job?.retried === undefined ? reason : `${reason}${secondTry(job.retried.cause)}`);
   }
 
   private onFrame(frame: Frame<FromWorker>): void {
@@ -206,8 +213,9 @@ export class WorkerChannel {
   private timeOut(seconds: number): void {
     const batch = this.takeBatch();
     if (batch === undefined) return;
-    for (const job of batch.jobs) job.reject(new HandlerTimeout(this.options.init.modelName, seconds));
     this.abandoned = batch.done;
+    this.options.lost(batch.jobs, 'timeout', (job) =>
+      new HandlerTimeout(this.options.init.modelName, seconds, job.retried === undefined ? '' : secondTry(job.retried.cause)));
     this.life.kill(`killed: a batch ran past the response timeout of ${seconds} s`);
   }
 
@@ -249,4 +257,10 @@ export class WorkerChannel {
     this.options.events.emit('handler.failed', error.stack === undefined ? event : { ...event, stack: error.stack });
     return failed;
   }
+}
+
+/** What a request's failure adds when it was its retry that failed. */
+function secondTry(firstCause: LostBatchCause): string {
+  const first = firstCause === 'died' ? 'died' : 'ran past the response timeout';
+  return ` (its second try, alone: the worker of its first try ${first}; it is not tried again)`;
 }

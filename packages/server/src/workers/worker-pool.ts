@@ -79,6 +79,12 @@ export class WorkerPool<W extends PooledWorker> extends EventEmitter<WorkerPoolE
     return this.slots.filter((s) => s.worker !== undefined && (s.worker.state === 'ready' || s.worker.state === 'busy')).length;
   }
 
+  /** Slots whose worker died and whose replacement waits out its back-off. */
+  get restarting(): number {
+    if (this.stopped) return 0;
+    return this.slots.filter((s) => s.restartTimer !== undefined).length;
+  }
+
   /** Workers running or collecting a batch, retiring ones included. */
   get busy(): number {
     let n = 0;

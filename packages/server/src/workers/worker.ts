@@ -47,7 +47,9 @@ export interface WorkerOptions {
  * One model worker (TorchServe's `WorkerThread`): once its process has initialised the handler, it
  * claims a batch from its source, runs it over the channel, and claims again, until it is stopped or
  * its process dies. Its process is a `WorkerLifeCycle`, its I/O a `WorkerChannel`. A worker that
- * leaves while idle withdraws its claim; one that dies while collecting hands the batch back.
+ * leaves while idle withdraws its claim; one that dies while collecting, or before it could send the
+ * batch it was handed, hands the batch back untried; a batch it loses while running goes back to the
+ * source's `lost`, which retries or answers it.
  */
 export class Worker {
   readonly id: string;
@@ -80,6 +82,7 @@ export class Worker {
       responseTimeoutMs: options.responseTimeoutMs,
       logger,
       events,
+      lost: (jobs, cause, failure) => options.source.lost(jobs, cause, failure),
     });
     this.ready = this.channel.ready.then((metadata) => {
       this.onReady();
@@ -146,6 +149,11 @@ export class Worker {
       this.claim = undefined;
       // Released: the worker is stopping or its process is gone.
       if (jobs === undefined) break;
+      // Handed over just as the process exited: another worker runs them, untried.
+      if (this.phase !== 'serving') {
+        this.options.source.giveBack(jobs);
+        return;
+      }
       await this.channel.run(jobs);
       if (this.phase !== 'serving') return;
     }

@@ -58,6 +58,19 @@ describe('ServerMetrics', () => {
     expect(sample(text, 'ts_worker_rss_bytes', { ...labels, worker_id: 'w1' })).toBeUndefined();
   });
 
+  it('counts requests retried after a lost worker, and retried ones lost again, by cause', async () => {
+    const m = { model: 'm', version: '2' };
+    for (const requestId of ['a', 'b', 'c']) events.emit('request.retried', { ...m, requestId, cause: 'died' });
+    events.emit('request.retried', { ...m, requestId: 'd', cause: 'timeout' });
+    events.emit('request.retryFailed', { ...m, requestId: 'a', cause: 'died' });
+    const text = await metrics.render();
+    const labels = { model_name: 'm', model_version: '2' };
+    expect(sample(text, 'ts_request_retries_total', { ...labels, cause: 'died' })).toBe(3);
+    expect(sample(text, 'ts_request_retries_total', { ...labels, cause: 'timeout' })).toBe(1);
+    expect(sample(text, 'ts_request_retries_failed_total', { ...labels, cause: 'died' })).toBe(1);
+    expect(sample(text, 'ts_request_retries_failed_total', { ...labels, cause: 'timeout' })).toBeUndefined();
+  });
+
   it('exports handler metrics under a prefix with their labels and bounds what handlers can add', async () => {
     const bounded = new ServerMetrics(events, {
       processMetrics: false,

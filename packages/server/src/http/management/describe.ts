@@ -19,6 +19,7 @@ export function describeVersion(handle: ModelVersionHandle, isDefault: boolean, 
     batchSize: handle.config.batchSize,
     maxBatchDelay: handle.config.maxBatchDelay,
     responseTimeout: handle.config.responseTimeout,
+    retryOnWorkerFailure: handle.config.retryOnWorkerFailure,
     ...(handle.manifest.model.description === undefined ? {} : { description: handle.manifest.model.description }),
     workers: handle.workers().map((w) => ({
       id: w.id,
