@@ -47,6 +47,7 @@ export async function startSoakServer(o) {
     'inference_address=http://127.0.0.1:0',
     'management_address=http://127.0.0.1:0',
     'metrics_address=http://127.0.0.1:0',
+    'grpc_inference_address=127.0.0.1:0',
     'model_store=model_store',
     'load_models=soak=soak-1.0.mar',
     `default_workers_per_model=${s.workers}`,
@@ -111,8 +112,8 @@ export class SoakServer {
 
   /**
    * Resident memory, in bytes, of the server process and of each worker (its children), by pid; and
-   * the server's JavaScript heap in use and memory outside it (Buffers), from its `/metrics`, to tell
-   * a growing heap from resident memory that is not given back.
+   * the server's JavaScript heap in use, memory outside it (Buffers) and mark-compacts so far, from its
+   * `/metrics`, to tell a growing heap from resident memory that is not given back.
    */
   async rss() {
     const { byPid } = await treeRss(this.pid);
@@ -122,6 +123,8 @@ export class SoakServer {
       server: byPid[this.pid] ?? 0,
       serverHeapUsed: counter(metrics, 'nodejs_heap_size_used_bytes'),
       serverExternal: counter(metrics, 'nodejs_external_memory_bytes'),
+      // Mark-compacts so far: a heap in use that grows between them is garbage not yet collected.
+      serverMajorGcs: counter(metrics, 'nodejs_gc_duration_seconds_count', { kind: 'major' }),
       workers,
     };
   }

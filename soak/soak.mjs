@@ -12,6 +12,8 @@ const HANDLER_MS = 5;
 const CLIENT_TIMEOUT_MS = 60_000;
 /** Share of the run before the first fault, and after the last one. */
 const CALM_SHARE = 0.15;
+/** How often the server's memory is sampled during the load: 120 samples in 30 minutes. */
+const SAMPLE_EVERY_MS = 15_000;
 
 /**
  * @typedef {{
@@ -57,6 +59,15 @@ export async function runSoak(o) {
     const capacity = o.requests + count * REQUESTS_PER_FAULT + 2 * o.concurrency;
     const client = new CountingClient({ base: server.inference, capacity, timeoutMs: CLIENT_TIMEOUT_MS });
     const t0 = Date.now();
+    // The server's memory every SAMPLE_EVERY_MS, to tell growth that levels off from growth that does not.
+    /** @type {{ t: number, server: number, heapUsed: number, majorGcs: number }[]} */
+    const samples = [];
+    const sampler = setInterval(() => {
+      server.rss().then(
+        (m) => samples.push({ t: Date.now() - t0, server: m.server, heapUsed: m.serverHeapUsed, majorGcs: m.serverMajorGcs }),
+        () => {}, // a sample missed while a fault holds the server busy is just missing
+      );
+    }, SAMPLE_EVERY_MS);
     const phaseNow = () => {
       const t = Date.now() - t0;
       return t < calmMs ? 0 : t < calmMs + duringMs ? 1 : 2;
@@ -92,6 +103,7 @@ export async function runSoak(o) {
       log(`soak: fault ${i + 1}/${count} ${kind}: ${result.recovered ? 'recovered' : 'NOT RECOVERED'} in ${(result.recoveryMs / 1000).toFixed(1)} s (${result.detail})`);
     }
     await Promise.all(clients);
+    clearInterval(sampler);
     rss.end = await server.rss();
     const metrics = await server.metrics();
     log(`soak: load done, ${client.sent} requests; stopping the server with requests in flight`);
@@ -132,6 +144,7 @@ export async function runSoak(o) {
       restarts: counter(metrics, 'ts_worker_restarts_total', labels),
       stop: { inFlight: inFlightAtStop, sent: burst.length, byStatus: burstByStatus, exitCode: stopCode, survivors },
       rss,
+      samples,
     };
     ok = passed(result);
     return { ...result, passed: ok };

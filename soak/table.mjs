@@ -46,7 +46,26 @@ export function renderSoakTable(r) {
   const marks = [r.rss.start, r.rss.warm, r.rss.end];
   row('the server\'s JS heap in use, MiB: start · after warm-up · end', marks.map((m) => mib(m.serverHeapUsed)).join(' · '));
   row('the server\'s memory outside the heap (Buffers), MiB: start · after warm-up · end', marks.map((m) => mib(m.serverExternal)).join(' · '));
+  row('mark-compacts of the server\'s heap so far: start · after warm-up · end', marks.map((m) => String(m.serverMajorGcs)).join(' · '));
+  row('the server\'s highest RSS in each tenth of the load, MiB', byTenth(r.samples ?? [], r.settings.ranMs).map((b) => (b === undefined ? '–' : mib(b))).join(' · '));
   row('RSS of each worker, MiB: start · after warm-up · end', `${workers(r.rss.start)} · ${workers(r.rss.warm)} · ${workers(r.rss.end)}`);
   row('result', r.passed ? 'passed' : 'FAILED', 'passed');
   return ['| measure | value | must be |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+/**
+ * The highest server RSS sampled in each tenth of the load (undefined where no sample fell), so a
+ * reader sees whether memory climbs to a level and stays there or keeps climbing.
+ * @param {{ t: number, server: number }[]} samples
+ * @param {number} ranMs
+ * @returns {(number | undefined)[]}
+ */
+export function byTenth(samples, ranMs) {
+  /** @type {(number | undefined)[]} */
+  const tenths = Array.from({ length: 10 }, () => undefined);
+  for (const { t, server } of samples) {
+    const i = Math.min(9, Math.floor((t / ranMs) * 10));
+    tenths[i] = Math.max(tenths[i] ?? 0, server);
+  }
+  return tenths;
 }
