@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parentPort, workerData } from 'node:worker_threads';
 import { sessionOptions } from '@nodeserve/handler-sdk';
 import ort from 'onnxruntime-node';
 
@@ -11,7 +10,9 @@ import ort from 'onnxruntime-node';
  *
  * @type {{ modelPath: string, threads: number, batch: number, durationMs: number, mode: 'ort' | 'pipeline', jpegPath: string, preprocessModule: string }}
  */
-const job = workerData;
+const job = JSON.parse(process.env.CEILING_JOB ?? '{}');
+if (process.send === undefined) throw new Error('ceiling-worker.mjs runs as a child of bench/lib/ceiling.mjs');
+const send = process.send.bind(process);
 
 // The session options the server's workers use, with this point's thread count.
 const session = await ort.InferenceSession.create(job.modelPath, sessionOptions({ intraOpNumThreads: job.threads, interOpNumThreads: 1 }));
@@ -40,17 +41,16 @@ async function runBatch() {
 
 // One batch before the clock starts: the first run allocates and plans, which a server does at load.
 await runBatch();
-parentPort?.postMessage({ type: 'ready' });
-parentPort?.once('message', async (/** @type {{ deadline: number }} */ msg) => {
+send({ type: 'ready' });
+process.once('message', async (/** @type {{ deadline: number }} */ msg) => {
   let images = 0;
   while (Date.now() < msg.deadline) {
     await runBatch();
     images += job.batch;
   }
   const finishedAt = Date.now();
-  // Released before reporting: the parent lets this thread end on its own, since terminating a
-  // thread while ONNX Runtime tears a session down aborts the whole process.
+  // Released before reporting: the parent lets this process end on its own, and kills it only if stuck.
   await session.release();
-  parentPort?.postMessage({ type: 'done', images, finishedAt });
-  parentPort?.close();
+  send({ type: 'done', images, finishedAt });
+  process.disconnect();
 });
