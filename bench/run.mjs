@@ -263,7 +263,7 @@ writeFileSync(
 const summary = (/** @type {string} */ chart) =>
   [
     `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
-    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` of model-server at its defaults, after a warm-up in rounds of a tenth as many requests until the RSS levels off (the table's growth row starts there).`,
+    `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` of model-server at its defaults, after a warm-up in rounds of a tenth as many requests until the RSS of the server and of each worker levels off (the table's growth row starts there).`,
     results.yardstick?.versions
       ? `Yardstick: \`../shared/peer-pipeline/run.py\` (Python ${results.yardstick.versions.python}, Pillow ${results.yardstick.versions.pillow}, numpy ${results.yardstick.versions.numpy}, onnxruntime ${results.yardstick.versions.onnxruntime}), one process per core × 1 thread, the same model and image, ${opts.yardstickMs / 1000} s before and after the server's load, the better kept.`
       : `Yardstick: not measured: ${results.yardstick?.reason ?? 'left out'}.`,

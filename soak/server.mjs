@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { treeRss } from '../bench/lib/rss.mjs';
 import { readRunState } from '../scripts/demo/model-server.mjs';
-import { killAll, processTree } from '../scripts/demo/processes.mjs';
+import { isAlive, killAll, processTree } from '../scripts/demo/processes.mjs';
 
 const exec = promisify(execFile);
 
@@ -140,7 +140,7 @@ export class SoakServer {
   /** Pids of the server and of any worker seen that still run this build (a pid reused since by another program does not count). */
   survivors() {
     const ours = join(this.root, 'packages/server/dist');
-    return [this.pid, ...this.workerPids].filter((pid) => running(pid) && commandLine(pid).includes(ours));
+    return [this.pid, ...this.workerPids].filter((pid) => isAlive(pid) && commandLine(pid).includes(ours));
   }
 
   /** Kills whatever is left (a failed soak must not leave servers behind). */
@@ -187,16 +187,3 @@ function commandLine(pid) {
   }
 }
 
-/**
- * Whether `pid` runs: a zombie (exited, not yet reaped by its new parent) does not.
- * @param {number} pid
- */
-function running(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { isAlive } from '@nodeserve/server/run-state';
 
 /**
  * `pid` and every process below it, parents before children, read from /proc. model-server starts
@@ -35,15 +36,8 @@ export function processTree(pid) {
   return tree;
 }
 
-/** @param {number} pid */
-export function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
-  }
-}
+/** Whether `pid` runs (a zombie does not): the server's own check. */
+export { isAlive };
 
 /**
  * Kills the given processes (SIGTERM, then SIGKILL for any still alive after `graceMs`).

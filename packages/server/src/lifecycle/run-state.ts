@@ -68,3 +68,4 @@ export function portOf(address: string): number {
 }
 
 export { runPaths, type RunPaths } from './paths.js';
+export { isAlive } from './process-check.js';
