@@ -82,6 +82,12 @@ export class RawConnection {
   destroy(): void {
     this.socket.destroy();
   }
+
+  /** Closes as a polite client does (FIN) and waits until the server has closed its side too. */
+  async end(timeoutMs = 5_000): Promise<void> {
+    this.socket.end();
+    await this.waitForClose(timeoutMs);
+  }
 }
 
 /** Opens `count` connections at once and waits until each is connected. */

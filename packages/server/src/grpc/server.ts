@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ListenAddress } from '../config/index.js';
 import type { ServerContext } from '../context.js';
@@ -27,33 +28,52 @@ export interface GrpcInferenceServer {
   close(graceMs: number): Promise<void>;
 }
 
-/** The Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`) over plaintext HTTP/2. */
+/**
+ * The Open Inference Protocol's gRPC service (`inference.GRPCInferenceService`) over plaintext HTTP/2.
+ *
+ * The listening socket is ours, not grpc-js's: grpc-js has no cap on connections, so a `net.Server`
+ * accepts them, refuses those past `max_connections` (closed at once, as the HTTP listeners' accept
+ * backstop does; a gRPC client sees UNAVAILABLE), and hands the rest to grpc-js through its
+ * connection injector. A connection with no call open for `keep_alive_timeout` seconds is sent
+ * GOAWAY and closed (`grpc.max_connection_idle_ms`; 0 turns it off, as for HTTP).
+ */
 export function createGrpcInferenceServer(ctx: ServerContext, accessLog: AccessLog, inferenceKey: string | undefined): GrpcInferenceServer {
   const responseSizes = new WeakMap<object, number>();
+  const idleMs = ctx.config.keep_alive_timeout * 1000;
   const server = new Server({
     'grpc.max_receive_message_length': ctx.config.max_request_size,
     'grpc.max_concurrent_streams': GRPC_LIMITS.maxConcurrentStreams,
+    ...(idleMs > 0 ? { 'grpc.max_connection_idle_ms': idleMs } : {}),
   });
   server.addService(inferenceServiceDefinition(responseSizes), inferenceServiceHandlers({ ctx, accessLog, inferenceKey, responseSizes }));
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const listener = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
+  });
+  // Node closes connections past this count as they are accepted.
+  listener.maxConnections = ctx.config.max_connections;
   let closing: Promise<void> | undefined;
   return {
     listen: (address) =>
       new Promise((resolve, reject) => {
-        const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-        server.bindAsync(`${host}:${address.port}`, ServerCredentials.createInsecure(), (error, port) => {
-          if (error !== null) {
-            // grpc-js reports the socket's error inside its message only.
-            const code = /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(error.message)?.[1];
-            reject(Object.assign(new Error(error.message), code === undefined ? {} : { code }));
-            return;
-          }
+        listener.once('error', reject);
+        listener.listen({ host: address.host, port: address.port }, () => {
+          listener.off('error', reject);
+          const bound = listener.address();
+          const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
+          const host = address.host.includes(':') ? `[${address.host}]` : address.host;
           resolve(`${host}:${port}`);
         });
       }),
     close: (graceMs) =>
       (closing ??= new Promise<void>((resolve) => {
+        listener.close();
         const force = setTimeout(() => {
           server.forceShutdown();
+          for (const socket of sockets) socket.destroy();
           resolve();
         }, graceMs);
         force.unref();

@@ -155,6 +155,9 @@ describe('connection counts, pipelining, body bytes and header size', () => {
     });
   }, 60_000);
   afterAll(() => server?.stop());
+  // Tests here end their connections politely (`end()`: FIN, then the server's close) rather than
+  // destroying them: a destroyed one is released by the server a moment later, and the next test's
+  // connection would meet max_connections.
 
   /** Opens `count` connections to `base`, each answered once on `path` (so the server holds them all). */
   async function hold(base: string, path: string, count: number): Promise<RawConnection[]> {
@@ -182,11 +185,11 @@ describe('connection counts, pipelining, body bytes and header size', () => {
         const next = new RawConnection(base);
         await next.send(rawRequest('GET', path)).catch(() => undefined);
         again = (await next.waitForAnswers(1, 2_000))[0]?.status;
-        next.destroy();
+        await next.end();
         if (again !== 200) await sleep(50);
       }
       expect(again).toBe(200);
-      for (const c of held) c.destroy();
+      await Promise.all(held.map((c) => c.end()));
       await sleep(100);
     }
   });
@@ -204,7 +207,7 @@ describe('connection counts, pipelining, body bytes and header size', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     expect(ids(answers)).toEqual(['p1', 'p2', 'p3']);
     expect(pipelining.isClosed).toBe(false);
-    pipelining.destroy();
+    await pipelining.end();
   });
 
   it('answers one request more than max_pipelined_requests 429 TooManyPipelinedRequests, after the others, and closes', async () => {
@@ -243,7 +246,7 @@ describe('connection counts, pipelining, body bytes and header size', () => {
     const [finished] = await receiving.waitForAnswers(1);
     expect(finished?.status).toBe(200);
     expect(JSON.parse(finished?.body ?? '')).toMatchObject({ echo: 'a'.repeat(600) });
-    for (const c of [receiving, atLimit, over]) c.destroy();
+    await Promise.all([receiving, atLimit, over].map((c) => c.end()));
   });
 
   it('takes headers of max_header_size bytes and answers one byte more 431 RequestHeadersTooLarge', async () => {
@@ -255,7 +258,7 @@ describe('connection counts, pipelining, body bytes and header size', () => {
     const atLimit = new RawConnection(server.inference);
     await atLimit.send(headWith(MAX_HEADER_SIZE));
     expect((await atLimit.waitForAnswers(1))[0]?.status).toBe(200);
-    atLimit.destroy();
+    await atLimit.end();
 
     const over = new RawConnection(server.inference);
     await over.send(headWith(MAX_HEADER_SIZE + 1));

@@ -90,8 +90,16 @@ describe('inference edges against a real server', () => {
   it('logs a request the handler refused (4xx) once, on one line, without a stack', async () => {
     const res = await fetch(`${server.inference}/predictions/echo?fail=1`, { method: 'POST', headers: { 'x-request-id': 'refused-once' }, body: 'x' });
     expect(res.status).toBe(400);
-    const log = await readFile(join(server.dir, 'logs/model-server.log'), 'utf8');
-    const lines = log.split('\n').filter((l) => l.includes('refused-once'));
+    // The log is written asynchronously, after the answer: wait for the line, then for any second one.
+    const linesNow = async () =>
+      (await readFile(join(server.dir, 'logs/model-server.log'), 'utf8')).split('\n').filter((l) => l.includes('refused-once'));
+    let lines = await linesNow();
+    for (let waited = 0; lines.length === 0 && waited < 5_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      lines = await linesNow();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    lines = await linesNow();
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ level: 'warn' });
     expect(lines[0]).not.toContain('stack');
