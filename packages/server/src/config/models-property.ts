@@ -1,22 +1,20 @@
-import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
+import { ModelConfigSchema } from '@nodeserve/archiver/manifest';
 import { z } from 'zod';
-
-const { workers, batchSize, maxBatchDelayMs, responseTimeoutS, startupTimeoutS } = MODEL_LIMITS;
 
 /**
  * One model version's settings in `models=`, with TorchServe's names (`Model.java`; its snapshots
- * write every one of them). Bounded as the archive's model config and the management API are.
+ * write every one of them). The serving settings are the archive's model config's own fields, so
+ * they are bounded as it and the management API are; the rest are TorchServe's snapshot fields.
  */
-export const ModelSettingsSchema = z.strictObject({
-  minWorkers: z.number().int().min(workers.min).max(workers.max).optional(),
-  maxWorkers: z.number().int().min(1).max(workers.max).optional(),
-  batchSize: z.number().int().min(batchSize.min).max(batchSize.max).optional(),
-  /** Milliseconds. */
-  maxBatchDelay: z.number().int().min(maxBatchDelayMs.min).max(maxBatchDelayMs.max).optional(),
-  /** Seconds. */
-  responseTimeout: z.number().positive().max(responseTimeoutS.max).optional(),
-  /** Seconds; accepted but not applied per model (a warning says so): `default_startup_timeout` applies. */
-  startupTimeout: z.number().positive().max(startupTimeoutS.max).optional(),
+export const ModelSettingsSchema = ModelConfigSchema.pick({
+  minWorkers: true,
+  maxWorkers: true,
+  batchSize: true,
+  maxBatchDelay: true,
+  responseTimeout: true,
+  /** Accepted but not applied per model (a warning says so): `default_startup_timeout` applies. */
+  startupTimeout: true,
+}).extend({
   /** Make this version the model's default once it is registered. */
   defaultVersion: z.boolean().optional(),
   /** The archive TorchServe restores this version from in a snapshot; informational here. */
