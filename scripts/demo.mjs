@@ -202,5 +202,5 @@ async function main() {
   await killAll(tree.filter(isAlive).reverse());
   serverStarted = false;
   if (stop.code !== 0) throw new Error(`model-server --stop exited with ${stop.code}`);
-  say('# Done. `npm run bench` measures how fast this is next to ONNX Runtime alone.');
+  say("# Done. `npm run bench` measures how fast this is next to MMS's and TorchServe's worker path.");
 }
