@@ -46,4 +46,4 @@ export class ImgClassifierService extends ImageClassifier {
   }
 }
 
-export const { initialize, handle, describe } = serve(new ImgClassifierService());
+export const { initialize, handle, describe, maxBatchSize } = serve(new ImgClassifierService());

@@ -119,6 +119,15 @@ export class Batcher implements BatchSource {
     return this.queue.limit;
   }
 
+  /** Changes the batch size and delay for batches formed from now on; a batch being collected keeps its timer. */
+  setBatching(batchSize: number, maxBatchDelay: number): void {
+    this.settings.batchSize = batchSize;
+    this.settings.maxBatchDelay = maxBatchDelay;
+    const gathered = this.collecting?.gathered;
+    if (gathered !== undefined && (gathered.length >= batchSize || maxBatchDelay <= 0)) this.answerCollecting();
+    this.pump();
+  }
+
   /** Accepts a job, or returns false at once when the queue is full. */
   submit(job: Job): boolean {
     const gathered = this.collecting?.gathered;

@@ -155,7 +155,12 @@ export const ServerConfigSchema = z.strictObject({
    * the memory (`defaultWorkers`).
    */
   default_workers_per_model: integer(workers.min, workers.max).optional(),
-  batch_size: integer(batchSize.min, batchSize.max).default(1),
+  /**
+   * Largest batch for every model whose archive or registration does not say. Unset: one request at
+   * a time, or for a handler exporting `maxBatchSize` (the SDK's), the requests already waiting up
+   * to that many, with no delay.
+   */
+  batch_size: integer(batchSize.min, batchSize.max).optional(),
   /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
   max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).default(100),
   /** Seconds a batch may run before its requests are answered 504 and its worker replaced. */

@@ -6,7 +6,8 @@ import type { EffectiveModelConfig, RegisterOptions } from './types.js';
 export interface EngineDefaults {
   /** Workers per model (`default_workers_per_model`); when unset, `defaultWorkers` picks them per model. */
   workers?: number | undefined;
-  batchSize: number;
+  /** `batch_size`; when unset, 1, or the handler's `maxBatchSize` with no delay (`EffectiveModelConfig.handlerBatching`). */
+  batchSize?: number | undefined;
   /** Milliseconds. */
   maxBatchDelay: number;
   /** Seconds. */
@@ -56,7 +57,9 @@ export function defaultWorkers(numberOfGpu: number, archive: ModelConfig, host: 
 }
 
 /**
- * Merges server defaults < the archive's config < registration parameters. ONNX Runtime's intra-op
+ * Merges server defaults < the archive's config < registration parameters. With no batch size from
+ * any of them, a batch is one request until a worker reports that its handler exports `maxBatchSize`
+ * (`handlerBatching`). ONNX Runtime's intra-op
  * threads default to cores ÷ workers: TorchServe gives every session all cores, so N workers
  * oversubscribe the CPU N times.
  */
@@ -69,11 +72,13 @@ export function effectiveConfig(
   const { cpuCount } = host;
   const minWorkers = options.initialWorkers ?? archive.minWorkers ?? defaults.workers ?? defaultWorkers(defaults.numberOfGpu, archive, host);
   const maxWorkers = Math.max(minWorkers, archive.maxWorkers ?? minWorkers, 1);
+  const batchSize = options.batchSize ?? archive.batchSize ?? defaults.batchSize;
   return {
     ...archive,
     minWorkers,
     maxWorkers,
-    batchSize: options.batchSize ?? archive.batchSize ?? defaults.batchSize,
+    batchSize: batchSize ?? 1,
+    handlerBatching: batchSize === undefined,
     maxBatchDelay: options.maxBatchDelay ?? archive.maxBatchDelay ?? defaults.maxBatchDelay,
     responseTimeout: options.responseTimeout ?? archive.responseTimeout ?? defaults.responseTimeout,
     startupTimeout: archive.startupTimeout ?? defaults.startupTimeout,

@@ -219,12 +219,29 @@ export class ModelVersion implements ModelVersionHandle {
     return devices.length === 0 ? null : devices[slot % devices.length]!;
   }
 
+  /**
+   * With no batch size configured, a handler exporting `maxBatchSize` gets the requests already
+   * waiting, up to that many, at once: under load they form batches at no cost in latency (no worker
+   * waits for a batch to fill), one worker message and one ONNX Runtime run per batch; at low load a
+   * batch is the one request that came.
+   */
+  private adoptHandlerBatching(maxBatchSize: number | undefined): void {
+    const config = this.currentConfig;
+    if (!config.handlerBatching || maxBatchSize === undefined) return;
+    if (config.batchSize === maxBatchSize && config.maxBatchDelay === 0) return;
+    this.currentConfig = { ...config, batchSize: maxBatchSize, maxBatchDelay: 0 };
+    this.batcher.setBatching(maxBatchSize, 0);
+    this.options.logger.info('the handler takes batches: the requests already waiting go to a worker together', {
+      model: this.name, version: this.version, batchSize: maxBatchSize, maxBatchDelay: 0,
+    });
+  }
+
   private spawn(slot: number): Worker {
     const { manifest, modelDir } = this;
-    const config = this.currentConfig;
+    const { handlerBatching, ...config } = this.currentConfig;
     const { options } = this;
     this.workerSeq++;
-    return new Worker({
+    const worker = new Worker({
       id: `${this.name}-${this.version}-w${this.workerSeq}`,
       workerMain: options.workerMain,
       execArgv: options.workerExecArgv,
@@ -244,10 +261,13 @@ export class ModelVersion implements ModelVersionHandle {
         config,
         gpuId: this.gpuFor(slot),
         batchSize: config.batchSize,
+        handlerBatching,
         serverName: options.serverName,
         serverVersion: options.serverVersion,
         memoryReportMs: options.memoryReportMs,
       },
     });
+    worker.ready.then(() => this.adoptHandlerBatching(worker.maxBatchSize), () => undefined);
+    return worker;
   }
 }

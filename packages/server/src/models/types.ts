@@ -21,7 +21,14 @@ export type ModelMetadata = Omit<ModelDescription, 'platform'> & Partial<Pick<Mo
 /** A model version's settings after merging server defaults < archive config < management parameters. */
 export type EffectiveModelConfig = Required<
   Pick<ModelConfig, 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay' | 'responseTimeout' | 'startupTimeout' | 'retryOnWorkerFailure'>
-> & ModelConfig;
+> & ModelConfig & {
+  /**
+   * Nothing configured a batch size: once a worker reports that its handler exports `maxBatchSize`
+   * (batch-first handlers, the SDK's among them), batches are the requests already waiting, up to
+   * that many, with no delay; until then, and for handlers without it, one request at a time.
+   */
+  handlerBatching: boolean;
+};
 
 export interface ModelVersionHandle {
   readonly name: string;

@@ -27,6 +27,11 @@ export interface WorkerInit {
   config: ModelConfig;
   gpuId: number | null;
   batchSize: number;
+  /**
+   * No batch size is configured: if the handler exports `maxBatchSize`, that is its context's batch
+   * size, and the server batches what is waiting up to it (it learns the number from `ready`).
+   */
+  handlerBatching: boolean;
   serverName: string;
   serverVersion: string;
   /** How often the worker reports its memory, in milliseconds. */
@@ -85,7 +90,8 @@ export type ToWorker =
   | { type: 'stop' };
 
 export type FromWorker =
-  | { type: 'ready'; metadata?: ModelDescription }
+  /** Initialised: the handler's `describe()`, and its `maxBatchSize` export when it has a valid one. */
+  | { type: 'ready'; metadata?: ModelDescription; maxBatchSize?: number }
   | { type: 'initFailed'; error: WireError }
   | { type: 'results'; batchId: number; handlerMs: number; results: WireResult[]; segments: SegmentTable }
   | { type: 'batchFailed'; batchId: number; handlerMs: number; error: WireError }

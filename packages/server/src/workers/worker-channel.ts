@@ -48,6 +48,8 @@ export class WorkerChannel {
   readonly ready: Promise<ModelDescription | undefined>;
   /** `performance.now()` when the worker initialised. */
   readyAt: number | undefined;
+  /** The handler's `maxBatchSize` export, once ready; undefined when it has none. */
+  maxBatchSize: number | undefined;
   /** The worker's resident memory in bytes, as last reported. */
   rssBytes: number | undefined;
 
@@ -158,6 +160,7 @@ export class WorkerChannel {
       case 'ready':
         clearTimeout(this.startupTimer);
         this.readyAt = performance.now();
+        this.maxBatchSize = message.maxBatchSize;
         this.settleReady.resolve(message.metadata);
         return;
       case 'initFailed':

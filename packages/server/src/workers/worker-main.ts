@@ -5,6 +5,7 @@ import {
   type Context, type HandleFn, type HandlerModule, type Logger, type MetricsRecorder, type ModelDescription,
   createContext, isBytesResponse, isTensorResponse,
 } from '@nodeserve/handler-sdk';
+import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import { InvalidHandlerOutput } from '../errors.js';
 import { registerExternalResolution } from './external-resolution.js';
 import { type Frame, FrameReader, PayloadBuilder, writeFrame } from './frames.js';
@@ -83,10 +84,27 @@ function entryFunction(module: HandlerModule, exportName: string, bundlePath: st
   );
 }
 
+/**
+ * The handler's `maxBatchSize`: the module's export, else the property of an exported handler
+ * instance (`--handler file:instance`). Anything but an integer within the batch-size limits is a
+ * broken handler, refused at load rather than guessed at.
+ */
+function handlerMaxBatchSize(module: HandlerModule, exportName: string, bundlePath: string): number | undefined {
+  const entry = module[exportName];
+  const declared = module.maxBatchSize ?? (typeof entry === 'object' && entry !== null ? (entry as { maxBatchSize?: unknown }).maxBatchSize : undefined);
+  if (declared === undefined) return undefined;
+  const { min, max } = MODEL_LIMITS.batchSize;
+  if (typeof declared !== 'number' || !Number.isInteger(declared) || declared < min || declared > max) {
+    throw new TypeError(`the handler bundle ${bundlePath} exports maxBatchSize ${JSON.stringify(declared)}: expected an integer from ${min} to ${max}`);
+  }
+  return declared;
+}
+
 async function initialize(init: WorkerInit): Promise<void> {
   registerExternalResolution(import.meta.url);
   const module = (await import(pathToFileURL(init.bundlePath).href)) as HandlerModule;
   handle = entryFunction(module, init.exportName, init.bundlePath);
+  const maxBatchSize = handlerMaxBatchSize(module, init.exportName, init.bundlePath);
   context = {
     ...createContext({
       modelDir: init.modelDir,
@@ -94,7 +112,7 @@ async function initialize(init: WorkerInit): Promise<void> {
       manifest: init.manifest,
       config: init.config,
       gpuId: init.gpuId,
-      batchSize: init.batchSize,
+      batchSize: init.handlerBatching && maxBatchSize !== undefined ? maxBatchSize : init.batchSize,
       serverName: init.serverName,
       serverVersion: init.serverVersion,
       logger,
@@ -109,7 +127,7 @@ async function initialize(init: WorkerInit): Promise<void> {
   const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelDescription | undefined) : undefined;
   const reportMemory = (): void => send({ type: 'memory', rssBytes: process.memoryUsage.rss() });
   setInterval(reportMemory, init.memoryReportMs).unref();
-  send(metadata === undefined ? { type: 'ready' } : { type: 'ready', metadata });
+  send({ type: 'ready', ...(metadata === undefined ? {} : { metadata }), ...(maxBatchSize === undefined ? {} : { maxBatchSize }) });
   reportMemory();
 }
 

@@ -97,6 +97,11 @@ export class Worker {
     return this.life.pid;
   }
 
+  /** The handler's `maxBatchSize` export, once ready (`HandlerModule.maxBatchSize`); undefined when it has none. */
+  get maxBatchSize(): number | undefined {
+    return this.channel.maxBatchSize;
+  }
+
   get state(): WorkerState {
     if (this.phase !== 'serving') return this.phase;
     return this.channel.running || this.claim?.committed === true ? 'busy' : 'ready';
