@@ -36,9 +36,9 @@ export class BaseHandler {
    * `handle` takes any batch, so the server may batch the requests already waiting, up to this many,
    * when no batch size is configured (`HandlerModule.maxBatchSize`). 8 is the largest batch
    * `npm run bench` sweeps: ONNX Runtime's best point there for MobileNet v2 int8 and ResNet-50
-   * alike, and at concurrency 100 it answered 12 % more requests per second than one at a time,
-   * mostly by sending one message to the worker per batch instead of per request (docs/server.md,
-   * "Batching"). Override with 1 for a handler that must see requests one by one.
+   * alike, and under `ab -c 100` the server answered 16–17 % more requests per second for both
+   * than one at a time, mostly because a worker no longer idles while one answer and the next
+   * request cross between processes (docs/server.md, "Batching"). Override with 1 for a handler that must see requests one by one.
    */
   readonly maxBatchSize: number = 8;
   #context: Context | undefined;
