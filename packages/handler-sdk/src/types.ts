@@ -126,12 +126,13 @@ export type HandleFn = (data: RequestInput[], context: Context) => Promise<Handl
 export interface HandlerModule {
   initialize?: (context: Context) => Promise<void> | void;
   /**
-   * The most requests the handler takes in one call, exported by handlers whose `handle` is
-   * batch-first (the SDK's `BaseHandler` and its subclasses, through `serve()`). When nothing
-   * configures a batch size (no `batchSize` in the archive or `models=`, no `batch_size` at
-   * registration or in config.properties), the server hands such a handler the requests already
-   * waiting, up to this many, without waiting for more (`max_batch_delay` 0); a handler that does
-   * not export it gets one request at a time, TorchServe's default. An integer from 1 to 1024.
+   * The batch size the server forms for this handler when nothing configures one, exported by
+   * handlers whose `handle` is batch-first (the SDK's `BaseHandler` and its subclasses, through
+   * `serve()`). When there is no `batchSize` in the archive or `models=` and no `batch_size` at
+   * registration or in config.properties, the server hands such a handler the requests already
+   * waiting, up to this many, without waiting for more (unless a `max_batch_delay` is configured); a
+   * configured batch size replaces it. A handler that does not export it gets one request at a time,
+   * TorchServe's default. An integer from 1 to 1024.
    */
   maxBatchSize?: number;
   [exportName: string]: unknown;

@@ -38,7 +38,7 @@ export class BaseHandler {
    * `npm run bench` sweeps: ONNX Runtime's best point there for MobileNet v2 int8 and ResNet-50
    * alike, and under `ab -c 100` the server answered 16–17 % more requests per second for both
    * than one at a time, mostly because a worker no longer idles while one answer and the next
-   * request cross between processes (docs/server.md, "Batching"). Override with 1 for a handler that must see requests one by one.
+   * request cross between processes (docs/server.md, "Batching"). A configured `batchSize` replaces it.
    */
   readonly maxBatchSize: number = 8;
   #context: Context | undefined;

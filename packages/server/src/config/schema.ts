@@ -161,8 +161,11 @@ export const ServerConfigSchema = z.strictObject({
    * to that many, with no delay.
    */
   batch_size: integer(batchSize.min, batchSize.max).optional(),
-  /** Milliseconds a worker waits, from a batch's first request, to fill the batch. */
-  max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).default(100),
+  /**
+   * Milliseconds a worker waits, from a batch's first request, to fill the batch. Unset: 100
+   * (TorchServe's), or 0 for a handler batching by its `maxBatchSize`.
+   */
+  max_batch_delay: integer(maxBatchDelayMs.min, maxBatchDelayMs.max).optional(),
   /** Seconds a batch may run before its requests are answered 504 and its worker replaced. */
   default_response_timeout: decimal(0, responseTimeoutS.max).default(DEFAULT_TIMEOUT_S),
   /** Seconds a worker may take to import its handler and run `initialize`. */

@@ -2,14 +2,17 @@ import { MODEL_LIMITS } from '@nodeserve/archiver/manifest';
 import type { ModelConfig } from '@nodeserve/archiver';
 import type { EffectiveModelConfig, RegisterOptions } from './types.js';
 
+/** TorchServe's `max_batch_delay` when nothing sets one, in milliseconds. */
+export const DEFAULT_MAX_BATCH_DELAY_MS = 100;
+
 /** The server's defaults for every model (config.properties). */
 export interface EngineDefaults {
   /** Workers per model (`default_workers_per_model`); when unset, `defaultWorkers` picks them per model. */
   workers?: number | undefined;
   /** `batch_size`; when unset, 1, or the handler's `maxBatchSize` with no delay (`EffectiveModelConfig.handlerBatching`). */
   batchSize?: number | undefined;
-  /** Milliseconds. */
-  maxBatchDelay: number;
+  /** Milliseconds (`max_batch_delay`); when unset, `DEFAULT_MAX_BATCH_DELAY_MS`, or 0 for a handler batching by its `maxBatchSize`. */
+  maxBatchDelay?: number | undefined;
   /** Seconds. */
   responseTimeout: number;
   /** Requests a model queues before answering 503 (`job_queue_size`). */
@@ -73,13 +76,14 @@ export function effectiveConfig(
   const minWorkers = options.initialWorkers ?? archive.minWorkers ?? defaults.workers ?? defaultWorkers(defaults.numberOfGpu, archive, host);
   const maxWorkers = Math.max(minWorkers, archive.maxWorkers ?? minWorkers, 1);
   const batchSize = options.batchSize ?? archive.batchSize ?? defaults.batchSize;
+  const maxBatchDelay = options.maxBatchDelay ?? archive.maxBatchDelay ?? defaults.maxBatchDelay;
   return {
     ...archive,
     minWorkers,
     maxWorkers,
     batchSize: batchSize ?? 1,
-    handlerBatching: batchSize === undefined,
-    maxBatchDelay: options.maxBatchDelay ?? archive.maxBatchDelay ?? defaults.maxBatchDelay,
+    maxBatchDelay: maxBatchDelay ?? DEFAULT_MAX_BATCH_DELAY_MS,
+    ...(batchSize === undefined ? { handlerBatching: { maxBatchDelay: maxBatchDelay ?? 0 } } : {}),
     responseTimeout: options.responseTimeout ?? archive.responseTimeout ?? defaults.responseTimeout,
     startupTimeout: archive.startupTimeout ?? defaults.startupTimeout,
     // Inference is normally idempotent; only the handler's author knows when it is not, so only the archive says.

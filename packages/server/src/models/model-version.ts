@@ -227,12 +227,13 @@ export class ModelVersion implements ModelVersionHandle {
    */
   private adoptHandlerBatching(maxBatchSize: number | undefined): void {
     const config = this.currentConfig;
-    if (!config.handlerBatching || maxBatchSize === undefined) return;
-    if (config.batchSize === maxBatchSize && config.maxBatchDelay === 0) return;
-    this.currentConfig = { ...config, batchSize: maxBatchSize, maxBatchDelay: 0 };
-    this.batcher.setBatching(maxBatchSize, 0);
+    if (config.handlerBatching === undefined || maxBatchSize === undefined) return;
+    const { maxBatchDelay } = config.handlerBatching;
+    if (config.batchSize === maxBatchSize && config.maxBatchDelay === maxBatchDelay) return;
+    this.currentConfig = { ...config, batchSize: maxBatchSize, maxBatchDelay };
+    this.batcher.setBatching(maxBatchSize, maxBatchDelay);
     this.options.logger.info('the handler takes batches: the requests already waiting go to a worker together', {
-      model: this.name, version: this.version, batchSize: maxBatchSize, maxBatchDelay: 0,
+      model: this.name, version: this.version, batchSize: maxBatchSize, maxBatchDelay,
     });
   }
 
@@ -261,7 +262,7 @@ export class ModelVersion implements ModelVersionHandle {
         config,
         gpuId: this.gpuFor(slot),
         batchSize: config.batchSize,
-        handlerBatching,
+        ...(handlerBatching === undefined ? {} : { handlerBatching }),
         serverName: options.serverName,
         serverVersion: options.serverVersion,
         memoryReportMs: options.memoryReportMs,

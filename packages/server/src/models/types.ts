@@ -23,11 +23,12 @@ export type EffectiveModelConfig = Required<
   Pick<ModelConfig, 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay' | 'responseTimeout' | 'startupTimeout' | 'retryOnWorkerFailure'>
 > & ModelConfig & {
   /**
-   * Nothing configured a batch size: once a worker reports that its handler exports `maxBatchSize`
-   * (batch-first handlers, the SDK's among them), batches are the requests already waiting, up to
-   * that many, with no delay; until then, and for handlers without it, one request at a time.
+   * Present when nothing configured a batch size: once a worker reports that its handler exports
+   * `maxBatchSize` (batch-first handlers, the SDK's among them), batches are the requests already
+   * waiting, up to that many, collected for `maxBatchDelay` ms (the configured delay, else 0); until
+   * then, and for handlers without it, one request at a time.
    */
-  handlerBatching: boolean;
+  handlerBatching?: { maxBatchDelay: number };
 };
 
 export interface ModelVersionHandle {

@@ -28,10 +28,11 @@ export interface WorkerInit {
   gpuId: number | null;
   batchSize: number;
   /**
-   * No batch size is configured: if the handler exports `maxBatchSize`, that is its context's batch
-   * size, and the server batches what is waiting up to it (it learns the number from `ready`).
+   * Present when no batch size is configured: if the handler exports `maxBatchSize`, its context's
+   * `batchSize` is that and its config's `maxBatchDelay` this one, as the server will batch (it
+   * learns the number from `ready`).
    */
-  handlerBatching: boolean;
+  handlerBatching?: { maxBatchDelay: number };
   serverName: string;
   serverVersion: string;
   /** How often the worker reports its memory, in milliseconds. */

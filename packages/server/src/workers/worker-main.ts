@@ -104,15 +104,20 @@ async function initialize(init: WorkerInit): Promise<void> {
   registerExternalResolution(import.meta.url);
   const module = (await import(pathToFileURL(init.bundlePath).href)) as HandlerModule;
   handle = entryFunction(module, init.exportName, init.bundlePath);
-  const maxBatchSize = handlerMaxBatchSize(module, init.exportName, init.bundlePath);
+  // Read only when the server would use it: with a batch size configured, the export plays no part.
+  const maxBatchSize = init.handlerBatching === undefined ? undefined : handlerMaxBatchSize(module, init.exportName, init.bundlePath);
+  const batching = init.handlerBatching !== undefined && maxBatchSize !== undefined
+    ? { batchSize: maxBatchSize, maxBatchDelay: init.handlerBatching.maxBatchDelay }
+    : undefined;
   context = {
     ...createContext({
       modelDir: init.modelDir,
       cacheDir: init.cacheDir,
       manifest: init.manifest,
-      config: init.config,
+      // Every worker's context says what the server does, also those started before it learned the handler's batch size.
+      config: batching === undefined ? init.config : { ...init.config, ...batching },
       gpuId: init.gpuId,
-      batchSize: init.handlerBatching && maxBatchSize !== undefined ? maxBatchSize : init.batchSize,
+      batchSize: batching?.batchSize ?? init.batchSize,
       serverName: init.serverName,
       serverVersion: init.serverVersion,
       logger,

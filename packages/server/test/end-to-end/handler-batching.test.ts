@@ -14,6 +14,9 @@ interface Described {
 interface Echo {
   body: string;
   batchSize: number;
+  /** What the worker's context said (batch-first.mjs only). */
+  contextBatchSize?: number;
+  contextDelay?: number;
 }
 
 /**
@@ -50,8 +53,11 @@ describe('model-server: batching the requests already waiting for handlers that 
         const one = path.join(store, 'batch-one.json');
         await writeFile(one, JSON.stringify({ batchSize: 1 }));
         await archiveHandler(store, path.join(FIXTURES, 'batch-first.mjs'), { name: 'archiveone', configFile: one });
+        const delay = path.join(store, 'delay.json');
+        await writeFile(delay, JSON.stringify({ maxBatchDelay: 1500 }));
+        await archiveHandler(store, path.join(FIXTURES, 'batch-first.mjs'), { name: 'archivedelay', configFile: delay });
       },
-      models: ['mobilenet=mobilenet-1.0.mar', 'batchfirst.mar', 'onebyone.mar', 'archiveone.mar'],
+      models: ['mobilenet=mobilenet-1.0.mar', 'batchfirst.mar', 'onebyone.mar', 'archiveone.mar', 'archivedelay.mar'],
     });
   }, 180_000);
   afterAll(() => server?.stop());
@@ -90,6 +96,22 @@ describe('model-server: batching the requests already waiting for handlers that 
     const sizes = answers.map((a) => a.batchSize);
     expect(Math.max(...sizes)).toBe(4);
     expect(sizes.filter((s) => s === 4)).toHaveLength(8);
+    // The worker started before the server learned the handler's batch size, and its context says what the server does.
+    for (const a of answers) expect([a.contextBatchSize, a.contextDelay]).toEqual([4, 0]);
+  }, 30_000);
+
+  it('collects the handler’s batches for a delay the archive configures', async () => {
+    expect(await describeModel('archivedelay')).toMatchObject({ batchSize: 4, maxBatchDelay: 1500 });
+    // Sent one after another, each as soon as the one before is accepted: with no delay the first
+    // would go alone; collecting for 1.5 s puts all three in one batch.
+    const answers: Array<Promise<Echo>> = [];
+    for (let i = 0; i < 3; i++) {
+      answers.push(fetch(`${server.inference}/predictions/archivedelay`, { method: 'POST', body: `d${i}` }).then(async (res) => (await res.json()) as Echo));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const answered = await Promise.all(answers);
+    expect(answered.map((a) => a.batchSize)).toEqual([3, 3, 3]);
+    for (const a of answered) expect([a.contextBatchSize, a.contextDelay]).toEqual([4, 1500]);
   }, 30_000);
 
   it('gives a handler without maxBatchSize one request at a time', async () => {
@@ -102,6 +124,7 @@ describe('model-server: batching the requests already waiting for handlers that 
     expect(await describeModel('archiveone')).toMatchObject({ batchSize: 1 });
     const answers = await burst('archiveone', 5, 100);
     expect(answers.map((a) => a.batchSize)).toEqual([1, 1, 1, 1, 1]);
+    for (const a of answers) expect(a.contextBatchSize).toBe(1);
   }, 30_000);
 
   it('keeps a batch size and delay given at registration', async () => {

@@ -34,7 +34,7 @@ export function inProcessRegistry(
     manifest: { ...MANIFEST, model: { ...MANIFEST.model }, entryPoint: { ...MANIFEST.entryPoint }, config: {}, files: {} },
     modelDir: '/nonexistent/echo',
     archivePath: '/nonexistent/echo.mar',
-    config: { minWorkers: 1, maxWorkers: 1, batchSize: 1, maxBatchDelay: 0, responseTimeout: 30, startupTimeout: 30, retryOnWorkerFailure: true, handlerBatching: false },
+    config: { minWorkers: 1, maxWorkers: 1, batchSize: 1, maxBatchDelay: 0, responseTimeout: 30, startupTimeout: 30, retryOnWorkerFailure: true },
     metadata: { inputs: [], outputs: [] },
     submit: async (request: InferenceRequest) => {
       seen.push(request);

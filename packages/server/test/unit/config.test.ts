@@ -50,7 +50,7 @@ describe('loadConfig', () => {
     expect(config.default_response_timeout).toBe(120);
     // Unset: 1, or the requests already waiting for a handler exporting maxBatchSize (docs/server.md, Batching).
     expect(config.batch_size).toBeUndefined();
-    expect(config.max_batch_delay).toBe(100);
+    expect(config.max_batch_delay).toBeUndefined();
     expect(config.allowed_urls).toEqual([]);
     expect(config.enable_model_api).toBe(false);
   });
