@@ -9,6 +9,8 @@ export interface WorkerLifeCycleOptions {
   workerMain: string;
   /** Node options for the worker, e.g. a heap limit. */
   execArgv: string[];
+  /** The worker's environment; the server's own when absent. */
+  env?: NodeJS.ProcessEnv;
   logger: Logger;
   /** Fields every relayed stdout/stderr line is logged with (model, version, workerId). */
   logFields: Record<string, unknown>;
@@ -51,7 +53,7 @@ export class WorkerLifeCycle {
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     this.child = spawn(process.execPath, [...options.execArgv, options.workerMain], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: process.env,
+      env: options.env ?? process.env,
     });
     this.channel = this.child.stdio[3] as Socket;
     // A broken channel shows up as the process exiting; that is where it is handled.

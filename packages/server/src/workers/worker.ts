@@ -34,6 +34,8 @@ export interface WorkerOptions {
   workerMain: string;
   /** Node options for the worker, e.g. a heap limit. */
   execArgv: string[];
+  /** The worker process's environment; the server's own when absent. */
+  env?: NodeJS.ProcessEnv;
   init: WorkerInit;
   startupTimeoutMs: number;
   responseTimeoutMs: number;
@@ -72,6 +74,7 @@ export class Worker {
     this.life = new WorkerLifeCycle({
       workerMain: options.workerMain,
       execArgv: options.execArgv,
+      ...(options.env === undefined ? {} : { env: options.env }),
       logger,
       logFields: { ...this.model, workerId: this.id },
     });

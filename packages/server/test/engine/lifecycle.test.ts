@@ -89,6 +89,8 @@ describe('model registry and lifecycle', () => {
       expect(model.workers().map((w) => w.gpuId).sort()).toEqual([0, 1]);
       const answers = await Promise.all(Array.from({ length: 6 }, () => model.submit(request('x'))));
       expect(new Set(answers.map((a) => json(a)['threads']))).toEqual(new Set([4]));
+      // libuv's pool in each worker is its share of the cores, unless the server's environment sets one.
+      expect(new Set(answers.map((a) => json(a)['uvThreadpoolSize']))).toEqual(new Set([process.env['UV_THREADPOOL_SIZE'] ?? '4']));
     } finally {
       await gpus.close();
     }
@@ -102,6 +104,7 @@ describe('model registry and lifecycle', () => {
       expect(model.config.minWorkers).toBe(3);
       expect(model.config.intraOpNumThreads).toBe(1);
       expect(model.workers()).toHaveLength(3);
+      expect(json(await model.submit(request('x')))['uvThreadpoolSize']).toBe(process.env['UV_THREADPOOL_SIZE'] ?? '1');
     } finally {
       await cores.close();
     }
