@@ -25,6 +25,8 @@ export async function measureThroughput(o) {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: {
           ...process.env,
+          // As the server sizes its workers' libuv pool (model-version.ts, workerEnvironment).
+          UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(o.threads),
           CEILING_JOB: JSON.stringify({
             modelPath: o.modelPath,
             threads: o.threads,
