@@ -119,7 +119,10 @@ export class Batcher implements BatchSource {
     return this.queue.limit;
   }
 
-  /** Changes the batch size and delay for batches formed from now on; a batch being collected keeps its timer. */
+  /**
+   * Changes the batch size and delay for batches formed from now on. A batch being collected is sent
+   * at once if it is already full by the new size or the new delay is 0; otherwise it keeps its timer.
+   */
   setBatching(batchSize: number, maxBatchDelay: number): void {
     this.settings.batchSize = batchSize;
     this.settings.maxBatchDelay = maxBatchDelay;

@@ -105,10 +105,11 @@ async function initialize(init: WorkerInit): Promise<void> {
   const module = (await import(pathToFileURL(init.bundlePath).href)) as HandlerModule;
   handle = entryFunction(module, init.exportName, init.bundlePath);
   // Read only when the server would use it: with a batch size configured, the export plays no part.
-  const maxBatchSize = init.handlerBatching === undefined ? undefined : handlerMaxBatchSize(module, init.exportName, init.bundlePath);
-  const batching = init.handlerBatching !== undefined && maxBatchSize !== undefined
-    ? { batchSize: maxBatchSize, maxBatchDelay: init.handlerBatching.maxBatchDelay }
-    : undefined;
+  let batching: { batchSize: number; maxBatchDelay: number } | undefined;
+  if (init.handlerBatching !== undefined) {
+    const batchSize = handlerMaxBatchSize(module, init.exportName, init.bundlePath);
+    if (batchSize !== undefined) batching = { batchSize, maxBatchDelay: init.handlerBatching.maxBatchDelay };
+  }
   context = {
     ...createContext({
       modelDir: init.modelDir,
@@ -132,7 +133,7 @@ async function initialize(init: WorkerInit): Promise<void> {
   const metadata = typeof describe === 'function' ? ((await describe(context)) as ModelDescription | undefined) : undefined;
   const reportMemory = (): void => send({ type: 'memory', rssBytes: process.memoryUsage.rss() });
   setInterval(reportMemory, init.memoryReportMs).unref();
-  send({ type: 'ready', ...(metadata === undefined ? {} : { metadata }), ...(maxBatchSize === undefined ? {} : { maxBatchSize }) });
+  send({ type: 'ready', ...(metadata === undefined ? {} : { metadata }), ...(batching === undefined ? {} : { maxBatchSize: batching.batchSize }) });
   reportMemory();
 }
 
