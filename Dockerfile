@@ -41,12 +41,16 @@ RUN if [ "$VARIANT" = cuda ]; then export ONNXRUNTIME_NODE_INSTALL=cuda12; else 
  && cp deploy/docker/config.properties /opt/nodeserve/config/config.properties
 
 # ---- runtime bases: only Node.js itself comes along, no npm, no compiler
+# libjpeg-turbo's TurboJPEG library decodes JPEGs at 2.5x less CPU than libvips, the same pixels
+# (docs/handlers.md#jpeg-decoding); Debian names its package libturbojpeg0, Ubuntu libturbojpeg.
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime-cpu
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
-    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 && rm -rf /var/lib/apt/lists/*
 
 FROM ${CUDA_IMAGE} AS runtime-cuda
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg && rm -rf /var/lib/apt/lists/*
 
 # ---- the image
 FROM runtime-${VARIANT}

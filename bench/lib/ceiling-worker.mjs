@@ -19,7 +19,7 @@ const session = await ort.InferenceSession.create(job.modelPath, sessionOptions(
 const inputName = /** @type {string} */ (session.inputNames[0]);
 const IMAGE = 3 * 224 * 224;
 
-/** @type {(jpeg: Uint8Array) => Promise<Float32Array>} */
+/** @type {(jpeg: Uint8Array, out?: Float32Array) => Promise<Float32Array>} */
 let toTensor = async () => new Float32Array(IMAGE);
 /** @type {Uint8Array} */
 let jpeg = new Uint8Array();
@@ -34,7 +34,7 @@ async function runBatch() {
   let data = fixed;
   if (job.mode === 'pipeline') {
     data = new Float32Array(job.batch * IMAGE);
-    for (let i = 0; i < job.batch; i++) data.set(await toTensor(jpeg), i * IMAGE);
+    for (let i = 0; i < job.batch; i++) await toTensor(jpeg, data.subarray(i * IMAGE, (i + 1) * IMAGE));
   }
   await session.run({ [inputName]: new ort.Tensor('float32', data, [job.batch, 3, 224, 224]) });
 }

@@ -8,9 +8,10 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const backend = await selectImageBackend(quiet);
 const transform = imagenetTransform(224);
 
-/** @param {Uint8Array} jpeg */
-export function toTensor(jpeg) {
-  return preprocessImage(jpeg, backend, transform);
+/** @param {Uint8Array} jpeg @param {Float32Array} [out] one image's slot of the batch tensor, as the handler passes it */
+export function toTensor(jpeg, out) {
+  return preprocessImage(jpeg, backend, transform, undefined, out);
 }
 
 export const backendName = backend.name;
+export const jpegDecoder = backend.jpegDecoder;

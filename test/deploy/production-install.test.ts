@@ -36,7 +36,7 @@ describe('model-server installed as the container image installs it', () => {
   }, 60_000);
 
   it('holds the production dependencies and none of the development ones', () => {
-    for (const runtime of ['fastify', 'onnxruntime-node', 'sharp', 'zod', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader']) {
+    for (const runtime of ['fastify', 'onnxruntime-node', 'sharp', 'koffi', 'zod', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader']) {
       expect(existsSync(path.join(install, 'node_modules', runtime, 'package.json'))).toBe(true);
     }
     // Not @types/node: protobufjs, under @grpc/proto-loader, lists it among its dependencies.
@@ -86,5 +86,11 @@ describe('model-server installed as the container image installs it', () => {
     const top = (JSON.parse(answer.body) as Array<Record<string, number>>).map((entry) => Object.keys(entry)[0]);
     // Dog1.jpg is a wide-margin photo (about 98 % Labrador retriever), stable on every CPU.
     expect(top[0]).toBe('Labrador retriever');
+    // The install brings koffi's prebuilt binary, so where the host has TurboJPEG (CI installs it)
+    // the workers decode JPEGs with it.
+    if (process.env['CI'] === 'true') {
+      const log = readFileSync(path.join(work, 'logs/model-server.log'), 'utf8');
+      expect(log).toMatch(/"msg":"image preprocessing ready".*"jpegDecoder":"turbojpeg \(libturbojpeg\.so\.0\)"/);
+    }
   }, 240_000);
 });

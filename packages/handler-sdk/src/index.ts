@@ -28,7 +28,8 @@ export { createContext, type CreateContextOptions } from './context/create-conte
 export { createSession, type ExecutionProvider, type LoadedSession } from './onnx/create-session.js';
 export { sessionOptions } from './onnx/session-options.js';
 export { describeSession, type ModelDescription, type TensorMetadata } from './onnx/describe.js';
-export { selectImageBackend, type ImageBackend, type ImageBackendName, type DecodedPixels } from './image/backend.js';
+export { selectImageBackend, IMAGE_BACKEND_ENV, JPEG_DECODER_ENV, type ImageBackend, type ImageBackendName, type JpegDecoderName, type DecodedPixels } from './image/backend.js';
+export { TURBOJPEG_LIBRARY_ENV } from './image/turbojpeg.js';
 export { preprocessImage } from './image/preprocess-image.js';
 export { imagenetTransform, IMAGENET_MEAN, IMAGENET_STD, type ImageTransform } from './image/transform.js';
 export { loadLabels } from './labels/load-labels.js';

@@ -9,6 +9,8 @@ import type { Context } from '../types.js';
 export const HandlerSettingsSchema = z.looseObject({
   /** Image decoder: `sharp` (libvips, default) or `jimp` (pure JavaScript). */
   imageBackend: z.enum(['sharp', 'jimp']).optional(),
+  /** sharp's JPEG decoder: `turbojpeg` (libjpeg-turbo's TurboJPEG library, must load) or `libvips`; unset, TurboJPEG where it loads. */
+  jpegDecoder: z.enum(['turbojpeg', 'libvips']).optional(),
   /** Images declaring more pixels are refused before decoding (decompression bombs). */
   maxImagePixels: z.number().int().min(1).max(1_000_000_000).optional(),
   /** How many classes `ImageClassifier` answers when the request does not say. */

@@ -58,9 +58,10 @@ export class VisionHandler extends BaseHandler {
     const settings = handlerSettings(context);
     await super.initialize(context);
     this.#maxPixels = settings.maxImagePixels ?? DEFAULT_MAX_PIXELS;
-    this.#backend = await selectImageBackend(context.logger, settings.imageBackend);
+    this.#backend = await selectImageBackend(context.logger, settings.imageBackend, settings.jpegDecoder);
     const { crop } = this.transform();
-    context.logger.info('image preprocessing ready', { backend: this.#backend.name, crop, maxPixels: this.#maxPixels });
+    const { name: backend, jpegDecoder } = this.#backend;
+    context.logger.info('image preprocessing ready', { backend, jpegDecoder, crop, maxPixels: this.#maxPixels });
   }
 
   /** The model's tensors, and the encoded-image input beside its own input. */
@@ -82,8 +83,7 @@ export class VisionHandler extends BaseHandler {
     const transform = this.transform();
     const size = 3 * transform.crop * transform.crop;
     const chw = new Float32Array(size * images.length);
-    const decoded = await Promise.all(images.map((image) => preprocessImage(imageBytes(image), this.imageBackend, transform, this.#maxPixels)));
-    decoded.forEach((one, i) => chw.set(one, i * size));
+    await Promise.all(images.map((image, i) => preprocessImage(imageBytes(image), this.imageBackend, transform, this.#maxPixels, chw.subarray(i * size, (i + 1) * size))));
     return new Tensor('float32', chw, [images.length, 3, transform.crop, transform.crop]);
   }
 

@@ -53,11 +53,13 @@ function levelTable(t: ImageTransform): Float32Array {
 /**
  * Packed pixels (`channels` bytes per pixel, R, G, B first) of a `crop`×`crop` image to normalised
  * CHW float32, in one pass: a pixel has only 256 levels, so each value is a lookup in a table of the
- * 768 normalised levels, the same float32 the arithmetic gives.
+ * 768 normalised levels, the same float32 the arithmetic gives. Written into `out` (3×`crop`×`crop`
+ * values, such as one image's slot of a batch tensor) when given, else into a new array.
  */
-export function toChw(pixels: Uint8Array, channels: number, t: ImageTransform): Float32Array {
+export function toChw(pixels: Uint8Array, channels: number, t: ImageTransform, out?: Float32Array): Float32Array {
   const plane = t.crop * t.crop;
-  const out = new Float32Array(3 * plane);
+  if (out !== undefined && out.length !== 3 * plane) throw new RangeError(`toChw: out holds ${out.length} values, not 3×${t.crop}×${t.crop}`);
+  out ??= new Float32Array(3 * plane);
   const table = levelTable(t);
   for (let i = 0, p = 0; i < plane; i++, p += channels) {
     out[i] = table[pixels[p]!]!;

@@ -15,6 +15,8 @@ export interface DecodedPixels {
 
 export interface ImageBackend {
   readonly name: ImageBackendName;
+  /** What decodes JPEGs: `turbojpeg (<library>)` or `libvips` for sharp; the backend itself for jimp. */
+  readonly jpegDecoder?: string;
   /**
    * Decodes upright, resizes the shorter side, centre-crops. `header` is what `probeImage` read
    * (format, stored size, EXIF orientation of a JPEG). Throws `ImageUnreadable`/`ImageTooLarge`.
