@@ -4,7 +4,10 @@ import { ModelFailed } from '../errors.js';
 type NumericData = Exclude<Tensor.DataType, string[]>;
 type NumericArrayConstructor = new (length: number) => NumericData;
 
-/** Concatenates tensors along the first (batch) dimension; the other dimensions must agree. */
+/**
+ * Concatenates tensors along the first (batch) dimension; the other dimensions must agree. Tensors
+ * whose data are consecutive views of one array become one view of it, without a copy.
+ */
 export function concatBatch(tensors: readonly Tensor[]): Tensor {
   const first = tensors[0];
   if (first === undefined) throw new ModelFailed('cannot stack an empty batch');
@@ -18,7 +21,17 @@ export function concatBatch(tensors: readonly Tensor[]): Tensor {
     if (t.type === 'string') throw new ModelFailed('string tensors cannot be stacked into a batch');
     rows += t.dims[0] ?? 1;
   }
-  const data = new (first.data.constructor as NumericArrayConstructor)(tensors.reduce((n, t) => n + t.size, 0));
+  const total = tensors.reduce((n, t) => n + t.size, 0);
+  // Consecutive views of one array (a handler that preprocessed its batch into one, as
+  // VisionHandler does) are already the batch: a view over them saves copying every input.
+  const views = tensors.map((t) => t.data as Float32Array);
+  const contiguous = views.every((v, i) => i === 0 || (v.buffer === views[0]!.buffer && v.constructor === views[0]!.constructor
+    && v.byteOffset === views[i - 1]!.byteOffset + views[i - 1]!.byteLength));
+  if (contiguous) {
+    const Typed = first.data.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => NumericData;
+    return new Tensor(first.type, new Typed(views[0]!.buffer, views[0]!.byteOffset, total) as Float32Array, [rows, ...first.dims.slice(1)]);
+  }
+  const data = new (first.data.constructor as NumericArrayConstructor)(total);
   let offset = 0;
   for (const t of tensors) {
     (data as Float32Array).set(t.data as Float32Array, offset);
