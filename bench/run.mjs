@@ -90,6 +90,8 @@ const results = {
   hardware,
   hardwareLine: hardwareLine(hardware),
   quick: opts.quick,
+  /** What the in-process rows decode JPEGs with: the handler SDK's choice on this host (the server's workers log theirs). */
+  jpegDecoder: /** @type {string | undefined} */ ((await import(PREPROCESS)).jpegDecoder),
   models: /** @type {any[]} */ ([]),
   yardstick: /** @type {any} */ (undefined),
   pixels: /** @type {any} */ (undefined),
@@ -263,6 +265,7 @@ writeFileSync(
 const summary = (/** @type {string} */ chart) =>
   [
     `Measured ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${results.hardwareLine}, by \`npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
+    `JPEG decoding: ${results.jpegDecoder ?? 'not the sharp backend'} in process; ${[...new Set(results.models.map((m) => m.server?.settings?.jpegDecoder ?? 'not logged'))].join(', ')} in the server's workers (their log).`,
     `Load: \`ab -k -l\` at concurrency ${opts.concurrency}, POSTing kitten.jpg (${Math.round(statSync(BODY).size / 1000)} kB) to \`/predictions/resnet50\` of model-server at its defaults, after a warm-up in rounds of a tenth as many requests until the RSS of the server and of each worker levels off (the table's growth row starts there).`,
     results.yardstick?.versions
       ? `Yardstick: \`../shared/peer-pipeline/run.py\` (Python ${results.yardstick.versions.python}, Pillow ${results.yardstick.versions.pillow}, numpy ${results.yardstick.versions.numpy}, onnxruntime ${results.yardstick.versions.onnxruntime}), one process per core × 1 thread, the same model and image, ${opts.yardstickMs / 1000} s before and after the server's load, the better kept.`

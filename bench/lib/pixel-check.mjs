@@ -53,7 +53,7 @@ export async function comparePreprocessing(o) {
       perImage.push({ image: image.split('/').pop(), maxLevels: max, meanLevels: imageSum / ours.length, over2Share: over2 / ours.length });
     }
     const worst = perImage.reduce((a, b) => (b.maxLevels > a.maxLevels ? b : a));
-    return { ok: true, backend: backend.name, images: perImage.length, maxLevels: worst.maxLevels, worstImage: worst.image, meanLevels: sum / count, perImage };
+    return { ok: true, backend: backend.jpegDecoder ? `${backend.name}, JPEGs decoded by ${backend.jpegDecoder}` : backend.name, images: perImage.length, maxLevels: worst.maxLevels, worstImage: worst.image, meanLevels: sum / count, perImage };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -290,21 +290,27 @@ export async function scrapeBatchSize(port, model) {
 export async function servedSettings(port, model, logFile) {
   const [described] = await (await fetch(`http://127.0.0.1:${port}/models/${model}`)).json();
   let intraOpThreads = null;
+  /** @type {string | null} what the workers decode JPEGs with (the handler SDK's log line), null for other handlers */
+  let jpegDecoder = null;
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line.includes('ONNX Runtime session runs on')) continue;
+    const session = line.includes('ONNX Runtime session runs on');
+    if (!session && !line.includes('"image preprocessing ready"')) continue;
     try {
-      intraOpThreads = JSON.parse(line).intraOpNumThreads ?? intraOpThreads;
+      const entry = JSON.parse(line);
+      if (session) intraOpThreads = entry.intraOpNumThreads ?? intraOpThreads;
+      else jpegDecoder = entry.jpegDecoder ?? jpegDecoder;
     } catch {
       // A line cut short while the server was writing it.
     }
   }
-  return { workers: described.workers.length, intraOpThreads, batchSize: described.batchSize, maxBatchDelayMs: described.maxBatchDelay };
+  return { workers: described.workers.length, intraOpThreads, batchSize: described.batchSize, maxBatchDelayMs: described.maxBatchDelay, jpegDecoder };
 }
 
 /** @param {Awaited<ReturnType<typeof servedSettings>>} s */
 export function describeSettings(s) {
   const threads = s.intraOpThreads === null ? ' (no ONNX Runtime session)' : ` × ${s.intraOpThreads} ONNX Runtime thread(s)`;
-  return `${s.workers} worker(s)${threads}, batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms`;
+  const jpeg = s.jpegDecoder ? `, JPEGs decoded by ${s.jpegDecoder}` : '';
+  return `${s.workers} worker(s)${threads}, batch_size ${s.batchSize}, max_batch_delay ${s.maxBatchDelayMs} ms${jpeg}`;
 }
 
 /**

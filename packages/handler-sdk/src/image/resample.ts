@@ -15,7 +15,7 @@ import { geometry, type ImageTransform } from './transform.js';
 const PRECISION_BITS = 22;
 const HALF = 1 << (PRECISION_BITS - 1);
 
-interface Coefficients {
+export interface Coefficients {
   /** First source index of each output pixel's window. */
   start: Int32Array;
   /** Window length of each output pixel. */
@@ -26,7 +26,7 @@ interface Coefficients {
 }
 
 /** Weights of output pixels `from` … `from + count - 1` of a resize from `inSize` to `outSize` (Pillow's precompute_coeffs). */
-function coefficients(inSize: number, outSize: number, from: number, count: number): Coefficients {
+export function coefficients(inSize: number, outSize: number, from: number, count: number): Coefficients {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // the triangle's support of 1, widened when reducing

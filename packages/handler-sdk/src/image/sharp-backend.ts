@@ -2,9 +2,10 @@ import type sharpType from 'sharp';
 import { ImageUnreadable, ImageTooLarge } from '../errors.js';
 import type { ImageHeader } from './probe.js';
 import { resizeAndCrop } from './resample.js';
-import { geometry, type ImageTransform } from './transform.js';
-import type { DecodedJpeg, TurboJpeg } from './turbojpeg.js';
-import type { DecodedPixels, ImageBackend } from './types.js';
+import { resampleRgb } from './resample-simd.js';
+import { geometry } from './transform.js';
+import type { TurboJpeg } from './turbojpeg.js';
+import type { ImageBackend } from './types.js';
 
 type Sharp = typeof sharpType;
 
@@ -21,53 +22,14 @@ function uprightJpeg(header: ImageHeader): { width: number; height: number } {
 }
 
 /**
- * sharp's operations that turn a stored image upright for each EXIF orientation (TIFF tag 0x0112),
- * as libvips's autorotation and Pillow's `exif_transpose` do: sharp mirrors before it rotates
- * (clockwise), so 5 is a vertical mirror then 90°, 7 a horizontal mirror then 90°.
- */
-const UPRIGHT: Record<number, { flip?: true; flop?: true; rotate?: 90 | 180 | 270 }> = {
-  2: { flop: true },
-  3: { rotate: 180 },
-  4: { flip: true },
-  5: { flip: true, rotate: 90 },
-  6: { rotate: 90 },
-  7: { flop: true, rotate: 90 },
-  8: { rotate: 270 },
-};
-
-/**
- * Pixels TurboJPEG decoded, made upright, resized and cropped by libvips from memory (the same
- * reduce as the libvips-decoded path, so the same pixels), or enlarged by `resizeAndCrop`.
- */
-async function fromDecoded(sharp: Sharp, decoded: DecodedJpeg, orientation: number | undefined, transform: ImageTransform): Promise<DecodedPixels> {
-  const { width, height } = decoded;
-  const turn = UPRIGHT[orientation ?? 1];
-  const sideways = turn?.rotate === 90 || turn?.rotate === 270;
-  const upright = sideways ? { width: height, height: width } : { width, height };
-  let image = sharp(decoded.pixels, { raw: { width, height, channels: 3 }, limitInputPixels: false });
-  if (turn?.flip) image = image.flip();
-  if (turn?.flop) image = image.flop();
-  if (turn?.rotate !== undefined) image = image.rotate(turn.rotate);
-  if (Math.min(upright.width, upright.height) < transform.resize) {
-    const pixels = turn === undefined ? decoded.pixels : await image.raw().toBuffer();
-    return { pixels: resizeAndCrop(pixels, upright.width, upright.height, 3, transform), channels: 3 };
-  }
-  const g = geometry(upright.width, upright.height, transform);
-  const pixels = await image
-    .resize(g.width, g.height, { fit: 'fill', kernel: 'linear' })
-    .extract({ left: g.left, top: g.top, width: transform.crop, height: transform.crop })
-    .raw()
-    .toBuffer();
-  return { pixels, channels: 3 };
-}
-
-/**
  * libvips through sharp: decodes, rotates per EXIF, resizes and crops in native code, returning
  * packed RGB. The libvips that sharp bundles has no BMP loader, so BMP goes to `bmpBackend`.
  *
  * With `turbo`, JPEGs are decoded by libjpeg-turbo's TurboJPEG (`turbojpeg.ts`, the same pixels
- * 2.5× cheaper) and only resized and cropped by libvips; what TurboJPEG declines takes the libvips
- * path. One libvips pipeline per image: a JPEG's upright size comes from the header `probeImage`
+ * 2.5× cheaper), then turned upright, resized and cropped by `resampleRgb` (Pillow's arithmetic, bit
+ * for bit); what TurboJPEG declines takes the libvips path.
+ *
+ * One libvips pipeline per image: a JPEG's upright size comes from the header `probeImage`
  * already read (other formats still ask libvips for it). Reducing uses libvips's bilinear (`linear`)
  * kernel, within 2 of 255 levels of Pillow's on the shared photos; images smaller than the resize
  * are decoded by libvips and enlarged by `resizeAndCrop`, which samples as Pillow does.
@@ -86,9 +48,7 @@ export function sharpBackend(sharp: Sharp, bmpBackend: () => Promise<ImageBacken
         // What TurboJPEG declines (CMYK, warnings, corrupt files) goes on to libvips below.
         if ('pixels' in decoded) {
           try {
-            return await fromDecoded(sharp, decoded, header.orientation, transform);
-          } catch (error) {
-            throw decodeError(error);
+            return { pixels: resampleRgb(decoded.pixels, decoded.width, decoded.height, header.orientation, transform), channels: 4 };
           } finally {
             decoded.release();
           }
