@@ -161,7 +161,7 @@ describe('TurboJPEG', () => {
     `], { cwd: dirname(fileURLToPath(import.meta.url)), env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
     const fallback = select({ NODESERVE_TURBOJPEG_LIBRARY: '/nonexistent/libturbojpeg.so.0' });
     expect(fallback.status).toBe(0);
-    expect(fallback.stdout).toMatch(/^info JPEGs are decoded by libvips: install libjpeg-turbo's TurboJPEG library \(Debian and Ubuntu: libturbojpeg0\)/m);
+    expect(fallback.stdout).toMatch(/^info JPEGs are decoded by libvips: install libjpeg-turbo's TurboJPEG library \(Debian: libturbojpeg0, Ubuntu: libturbojpeg\)/m);
     expect(fallback.stdout).toMatch(/^decoder libvips$/m);
     const required = select({ NODESERVE_TURBOJPEG_LIBRARY: '/nonexistent/libturbojpeg.so.0', NODESERVE_JPEG_DECODER: 'turbojpeg' });
     expect(required.status).not.toBe(0);
