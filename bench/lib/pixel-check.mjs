@@ -14,7 +14,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
  * levels of the 0–255 source scale: each normalised value's difference divided by its channel's
  * scale, 1 / (255 · std). Returns `{ ok: false, reason }` when the Python side cannot run.
  *
- * @param {{ python: string, peerDir: string, imagesDir: string, side?: number, backend?: string }} o
+ * @param {{ python: string, peerDir: string, imagesDir: string, side?: number, backend?: string, jpegDecoder?: string }} o
  */
 export async function comparePreprocessing(o) {
   const side = o.side ?? 224;
@@ -29,7 +29,7 @@ export async function comparePreprocessing(o) {
     /** @type {{ tensors: Array<{ image: string, tensor: string }> }} */
     const written = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
     const transform = imagenetTransform(side);
-    const backend = await selectImageBackend(quiet, o.backend);
+    const backend = await selectImageBackend(quiet, o.backend, o.jpegDecoder);
     const levels = transform.std.map((s) => 255 * s);
     const plane = side * side;
     const perImage = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Tensor } from 'onnxruntime-node';
-import { concatBatch, HandlerError, ImageClassifier, serve, type RequestInput } from '@nodeserve/handler-sdk';
+import { concatBatch, HandlerError, ImageClassifier, serve, type ImageBackend, type RequestInput } from '@nodeserve/handler-sdk';
 import { classesOf, image, labelOf, modelFixture, request, type RecordingContext } from '../../../test/support/handler-context.js';
 import { stableTop1, wideMarginPhotos } from '../../../test/support/imagenet-reference.js';
 
@@ -74,4 +74,47 @@ describe('VisionHandler batches', () => {
     // Rows: 1 + 2 + 1, copied into one batch since the failed request left a gap.
     expect(handler.batches[0]!.dims[0]).toBe(4);
   });
+});
+
+/** An ImageClassifier whose decodes of the given images take extra time (by their byte length). */
+class Slowed extends ImageClassifier {
+  readonly delays = new Map<number, number>();
+  override get imageBackend(): ImageBackend {
+    const backend = super.imageBackend;
+    return {
+      name: backend.name,
+      decode: async (bytes, transform, maxPixels, header) => {
+        await new Promise((resolve) => setTimeout(resolve, this.delays.get(bytes.length) ?? 0));
+        return backend.decode(bytes, transform, maxPixels, header);
+      },
+    };
+  }
+}
+
+describe('VisionHandler batches, one after another', () => {
+  let fixture: RecordingContext;
+  const handler = new Slowed();
+  const served = serve(handler);
+  beforeAll(async () => {
+    fixture = modelFixture();
+    await served.initialize(fixture.context);
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('answers a request only once all its images are done, so none lands in the next batch', async () => {
+    // Batch 1: a request whose first image is refused at once while its second still decodes, and
+    // another request. Batch 2, started as soon as batch 1 is answered, reuses its array: if batch 1
+    // were answered early, the slow image would land in batch 2's second slot after that request's
+    // own image and before inference (held back by batch 2's slow first image).
+    const [slow, first, second] = ['Cat.jpg', ...wideMarginPhotos().filter((p) => p !== 'Cat.jpg').slice(0, 2)] as [string, string, string];
+    handler.delays.set(image(slow).length, 300);
+    handler.delays.set(image(first).length, 600);
+    const twoImages: RequestInput = request(new Uint8Array(0), {
+      tensors: [{ name: 'image', datatype: 'BYTES', shape: [2], data: [new TextEncoder().encode('not an image'), image(slow)] }],
+    });
+    const one = await served.handle([twoImages, request(image(second))], fixture.context);
+    expect((one[0] as HandlerError).code).toBe('ImageUnreadable');
+    const two = (await served.handle([request(image(first)), request(image(second))], fixture.context)) as Top[];
+    expect(two.map((r) => labelOf(r[0]!))).toEqual([stableTop1(first), stableTop1(second)]);
+  }, 30_000);
 });

@@ -85,6 +85,14 @@ describe('resampleRgb (WebAssembly SIMD)', () => {
     expectSameAsJavaScript(pixels(720, 720, 9), 720, 720, 1, imagenetTransform(224));
   });
 
+  it('leaves black what a crop larger than the resize takes from outside the image, as Pillow pads it', () => {
+    const wide: ImageTransform = { ...imagenetTransform(224), resize: 200 };
+    expectSameAsJavaScript(pixels(400, 300, 3), 400, 300, 1, wide);
+    const out = resampleRgb(pixels(400, 300, 3), 400, 300, 1, wide);
+    // The first row lies above the 200-row image: black.
+    expect(Array.from(out.subarray(0, 224 * 4)).filter((_, i) => i % 4 !== 3).every((v) => v === 0)).toBe(true);
+  });
+
   it('refuses a buffer shorter than the size it is said to hold', () => {
     expect(() => resampleRgb(new Uint8Array(10), 4, 4, 1, imagenetTransform(224))).toThrow(/10 bytes for 4x4 RGB/);
   });

@@ -94,7 +94,11 @@ export class VisionHandler extends BaseHandler {
     const transform = this.transform();
     const size = 3 * transform.crop * transform.crop;
     const chw = this.#slot(size, images.length);
-    await Promise.all(images.map((image, i) => preprocessImage(imageBytes(image), this.imageBackend, transform, this.#maxPixels, chw.subarray(i * size, (i + 1) * size))));
+    // Every image settles before the request does, failed or not: a sibling still decoding into its
+    // slot must not write there after the batch is answered and the array serves the next one.
+    const settled = await Promise.allSettled(images.map((image, i) => preprocessImage(imageBytes(image), this.imageBackend, transform, this.#maxPixels, chw.subarray(i * size, (i + 1) * size))));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     return new Tensor('float32', chw, [images.length, 3, transform.crop, transform.crop]);
   }
 

@@ -47,12 +47,12 @@ function parseDecoder(value: string | undefined, source: string): JpegDecoderNam
 /** sharp, with TurboJPEG for JPEGs when asked for (it must load) or when it loads unasked. */
 async function loadSharp(logger: Logger, jpeg: JpegDecoderName | undefined): Promise<ImageBackend> {
   if (jpeg !== undefined) return load('sharp', jpeg);
+  const sharp = await load('sharp', 'libvips');
   try {
     return await load('sharp', 'turbojpeg');
   } catch (error) {
-    // sharp itself may be what failed: then the libvips load below fails too, and says so.
     logger.info('JPEGs are decoded by libvips: install libjpeg-turbo\'s TurboJPEG library (Debian: libturbojpeg0, Ubuntu: libturbojpeg) to decode them with Pillow\'s exact pixels at two thirds of the CPU', { error: String(error) });
-    return load('sharp', 'libvips');
+    return sharp;
   }
 }
 

@@ -50,7 +50,9 @@ export function coefficients(inSize: number, outSize: number, from: number, coun
       weights[o * taps + k] = v < 0 ? Math.trunc(v - 0.5) : Math.trunc(v + 0.5);
     }
     start[o] = lo;
-    size[o] = n;
+    // No source pixel under an output pixel outside the image (a crop larger than the resize): it
+    // stays black, as Pillow's crop pads it.
+    size[o] = Math.max(n, 0);
   }
   return { start, size, weights, taps };
 }

@@ -1,7 +1,7 @@
 /**
  * JPEG decoding with libjpeg-turbo's TurboJPEG API (`turbojpeg.h`), the library Pillow decodes with,
  * called through koffi (a prebuilt FFI, so nothing is compiled at install). The host provides the
- * library: Debian and Ubuntu `libturbojpeg0`, Fedora `turbojpeg`, Homebrew `jpeg-turbo`.
+ * library: Debian `libturbojpeg0`, Ubuntu `libturbojpeg`, Fedora `turbojpeg`, Homebrew `jpeg-turbo`.
  *
  * Why not libvips: sharp's libvips computes an image in strips on its own threads while the calling
  * thread waits, about 1 ms of hand-offs per image whatever its size (114 futex calls per image). The
@@ -24,6 +24,12 @@ const LIBRARY_NAMES: Record<string, readonly string[]> = {
 
 /** `TJPF_RGB`: 3 bytes per pixel, R, G, B. */
 const TJPF_RGB = 0;
+/**
+ * `TJFLAG_STOPONWARNING`: a file that would decode with a warning (truncated, corrupt) is declined
+ * anyway, so stop at the warning rather than decode it to the end first; no pixel of a clean file
+ * changes. Otherwise flags 0: the accurate IDCT and fancy upsampling, libjpeg's and Pillow's defaults.
+ */
+const TJFLAG_STOPONWARNING = 8192;
 /** `TJCS_RGB`, `TJCS_YCbCr`, `TJCS_GRAY`: the colour spaces TurboJPEG converts to RGB as Pillow does; CMYK and YCCK go to libvips. */
 const RGB_COLORSPACES = new Set([0, 1, 2]);
 /** `tjGetErrorCode`'s answer for a recoverable problem (the image decoded, perhaps corrupt), as opposed to `TJERR_FATAL`. */
@@ -32,24 +38,25 @@ const TJERR_WARNING = 0;
 const MAX_POOLED_BUFFERS = 8;
 const MAX_POOLED_BYTES = 16 * 1024 * 1024;
 
-/** A JPEG decoded to packed RGB (`width`×`height`×3 bytes). `release()` hands the buffer back for reuse once nothing reads it. */
+/** A JPEG decoded to packed RGB: `width`×`height`×3 bytes, valid only during the `use` it is passed to. */
 export interface DecodedJpeg {
   pixels: Uint8Array;
   width: number;
   height: number;
-  release(): void;
 }
 
 export interface TurboJpeg {
   /** The shared library in use, as it was loaded (a name or a path). */
   readonly library: string;
   /**
-   * Decodes a JPEG to packed RGB with the accurate IDCT. Resolves `{ reason }` instead when
-   * TurboJPEG cannot or should not (a CMYK or 12-bit file, more than `maxPixels`, a corrupt or
+   * Decodes a JPEG to packed RGB with the accurate IDCT and resolves what `use` (synchronous)
+   * makes of the pixels; their buffer is reused once `use` returns, and no more images are held
+   * decoded at once than there are decodes running. Resolves `{ reason }` instead when TurboJPEG
+   * cannot or should not decode (a CMYK or 12-bit file, more than `maxPixels`, a corrupt or
    * truncated file, a warning of any kind): the caller then decodes with libvips, which decides
    * whether the file is usable, so a file that TurboJPEG refuses is judged as before.
    */
-  decode(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg | { reason: string }>;
+  decode<T>(bytes: Uint8Array, maxPixels: number, use: (decoded: DecodedJpeg) => T): Promise<{ value: T } | { reason: string }>;
 }
 
 type Handle = unknown;
@@ -100,11 +107,17 @@ export async function loadTurboJpeg(library?: string): Promise<TurboJpeg> {
   throw new Error(`libjpeg-turbo's TurboJPEG library (2.0 or later) could not be loaded (${failures.join('; ') || `no known name on ${process.platform}`})`);
 }
 
+/** The threads of libuv's pool as libuv reads `UV_THREADPOOL_SIZE` (`atoi`): 4 unset, else at least 1, at most 1024. */
+function libuvPoolThreads(value: string | undefined): number {
+  if (value === undefined) return 4;
+  return Math.min(Math.max(Number.parseInt(value, 10) || 0, 1), 1024);
+}
+
 function turboJpeg(api: Api, library: string): TurboJpeg {
   // With a libuv pool of one thread (the server's single-threaded workers) the pool adds nothing but
   // hand-offs, and decoding on the calling thread costs 0.1-0.3 ms less per image; with more threads,
   // a batch's images decode in parallel on the pool, as libvips's did.
-  const poolThreads = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
+  const poolThreads = libuvPoolThreads(process.env['UV_THREADPOOL_SIZE']);
   const onCallingThread = poolThreads <= 1;
   const maxHandles = onCallingThread ? 1 : Math.min(poolThreads, availableParallelism() * 4);
   // A TurboJPEG handle serves one decode at a time; decodes beyond the pool's width wait here.
@@ -152,7 +165,7 @@ function turboJpeg(api: Api, library: string): TurboJpeg {
 
   return {
     library,
-    async decode(bytes, maxPixels) {
+    async decode(bytes, maxPixels, use) {
       const h = await acquire();
       let buffer: Buffer | undefined;
       try {
@@ -163,29 +176,17 @@ function turboJpeg(api: Api, library: string): TurboJpeg {
         buffer = take(w * ht * 3);
         const target = buffer;
         const status = onCallingThread
-          ? (api.decompress(h, bytes, bytes.byteLength, target, w, 0, ht, TJPF_RGB, 0) as number)
+          ? (api.decompress(h, bytes, bytes.byteLength, target, w, 0, ht, TJPF_RGB, TJFLAG_STOPONWARNING) as number)
           : await new Promise<number>((resolve, reject) => {
             const done: Callback = (error, result) => (error ? reject(error) : resolve(result));
-            api.decompress.async(h, bytes, bytes.byteLength, target, w, 0, ht, TJPF_RGB, 0, done);
+            api.decompress.async(h, bytes, bytes.byteLength, target, w, 0, ht, TJPF_RGB, TJFLAG_STOPONWARNING, done);
           });
-        // TurboJPEG 2 returns -1 for warnings too (a truncated file decodes grey to the end). Its
-        // message of a decode on the pool stays in that thread's storage; the handle keeps the kind.
+        // A decode on the pool leaves its message in that thread's storage; the handle keeps the kind.
         if (status !== 0) {
           const kind = api.errorCode(h) === TJERR_WARNING ? 'warning' : 'error';
           return { reason: onCallingThread ? `${kind}: ${api.errorText(h)}` : `${kind} (decoded on the pool)` };
         }
-        buffer = undefined;
-        let released = false;
-        return {
-          pixels: target.subarray(0, w * ht * 3),
-          width: w,
-          height: ht,
-          release() {
-            if (released) return;
-            released = true;
-            keep(target);
-          },
-        };
+        return { value: use({ pixels: target.subarray(0, w * ht * 3), width: w, height: ht }) };
       } finally {
         if (buffer !== undefined) keep(buffer);
         giveBack(h);

@@ -15,7 +15,7 @@ export interface DecodedPixels {
 
 export interface ImageBackend {
   readonly name: ImageBackendName;
-  /** What decodes JPEGs: `turbojpeg (<library>)` or `libvips` for sharp; the backend itself for jimp. */
+  /** What decodes JPEGs in the sharp backend: `turbojpeg (<library>)` or `libvips`; unset for jimp, which decodes them itself. */
   readonly jpegDecoder?: string;
   /**
    * Decodes upright, resizes the shorter side, centre-crops. `header` is what `probeImage` read
