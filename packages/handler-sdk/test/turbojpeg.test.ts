@@ -175,6 +175,8 @@ describe('TurboJPEG', () => {
     try {
       process.env['NODESERVE_JPEG_DECODER'] = 'libvips';
       expect((await selectImageBackend(silent)).jpegDecoder).toBe('libvips');
+      await expect(selectImageBackend(silent, 'jimp', 'turbojpeg')).rejects.toThrow(/"turbojpeg" works with the sharp image backend, not jimp/);
+      expect((await selectImageBackend(silent, 'jimp', 'libvips')).name).toBe('jimp');
       process.env['NODESERVE_JPEG_DECODER'] = 'jpeglib';
       await expect(selectImageBackend(silent)).rejects.toThrow(/NODESERVE_JPEG_DECODER must be "turbojpeg" or "libvips", not "jpeglib"/);
       delete process.env['NODESERVE_JPEG_DECODER'];

@@ -65,7 +65,11 @@ async function loadSharp(logger: Logger, jpeg: JpegDecoderName | undefined): Pro
 export async function selectImageBackend(logger: Logger, requested?: string, jpegDecoder?: string): Promise<ImageBackend> {
   const name = parseName(requested, 'the image backend') ?? parseName(process.env[IMAGE_BACKEND_ENV], IMAGE_BACKEND_ENV);
   const jpeg = parseDecoder(jpegDecoder, 'the JPEG decoder') ?? parseDecoder(process.env[JPEG_DECODER_ENV], JPEG_DECODER_ENV);
-  if (name === 'jimp') return load('jimp');
+  if (name === 'jimp') {
+    // jimp decodes JPEGs itself: a TurboJPEG asked for would be silently unused.
+    if (jpeg === 'turbojpeg') throw new Error('the JPEG decoder "turbojpeg" works with the sharp image backend, not jimp');
+    return load('jimp');
+  }
   if (name === 'sharp') return loadSharp(logger, jpeg);
   try {
     return await loadSharp(logger, jpeg);
