@@ -101,30 +101,25 @@ export function resampleRgb(pixels: Uint8Array, width: number, height: number, o
   const rows = v.start[side - 1]! + v.size[side - 1]! - firstRow;
   const rowBytes = side * 4;
 
-  // Layout: the source (and a byte read past it), the weights, the horizontal pass, the output.
-  const layout: Array<[string, number]> = [
-    ['src', width * height * 3 + 16],
-    ['hstart', side * 4], ['hsize', side * 4], ['hw', side * h.taps * 4],
-    ['vstart', side * 4], ['vsize', side * 4], ['vw', side * v.taps * 4],
-    ['inter', rows * rowBytes + 16], ['out', side * rowBytes + 16],
-  ];
-  const at: Record<string, number> = {};
+  // Layout, in order: the source (and a byte read past it), the weights (Int32Arrays), the
+  // horizontal pass, the output; the passes read and write up to 16 bytes past their rows.
   let end = 0;
-  for (const [name, bytes] of layout) {
-    at[name] = end;
-    end = align(end + bytes);
-  }
+  const place = (length: number): number => {
+    const at = end;
+    end = align(end + length);
+    return at;
+  };
+  const src = place(width * height * 3 + 16);
+  const tables = [h.start, h.size, h.weights, v.start, v.size, v.weights].map((table) => ({ table, at: place(table.byteLength) }));
+  const inter = place(rows * rowBytes + 16);
+  const out = place(side * rowBytes + 16);
   const { memory, horizontal, vertical } = wasm(end);
   const bytes = new Uint8Array(memory.buffer);
   const words = new Int32Array(memory.buffer);
-  bytes.set(pixels.subarray(0, width * height * 3), at['src']);
-  words.set(h.start, at['hstart']! / 4);
-  words.set(h.size, at['hsize']! / 4);
-  words.set(h.weights, at['hw']! / 4);
-  words.set(v.start, at['vstart']! / 4);
-  words.set(v.size, at['vsize']! / 4);
-  words.set(v.weights, at['vw']! / 4);
-  horizontal(at['src']! + read.origin, read.du, read.dv, firstRow, rows, side, at['hstart']!, at['hsize']!, at['hw']!, h.taps, at['inter']!);
-  vertical(at['inter']!, rowBytes, side, firstRow, at['vstart']!, at['vsize']!, at['vw']!, v.taps, at['out']!);
-  return bytes.slice(at['out']!, at['out']! + side * rowBytes);
+  bytes.set(pixels.subarray(0, width * height * 3), src);
+  for (const { table, at } of tables) words.set(table, at / 4);
+  const [hstart, hsize, hw, vstart, vsize, vw] = tables.map((t) => t.at) as [number, number, number, number, number, number];
+  horizontal(src + read.origin, read.du, read.dv, firstRow, rows, side, hstart, hsize, hw, h.taps, inter);
+  vertical(inter, rowBytes, side, firstRow, vstart, vsize, vw, v.taps, out);
+  return bytes.slice(out, out + side * rowBytes);
 }

@@ -21,6 +21,9 @@ function uprightJpeg(header: ImageHeader): { width: number; height: number } {
   return sideways ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
 }
 
+/** The largest JPEG TurboJPEG decodes (48 MB of RGB, then a copy in WebAssembly memory): a 1000-pixel-wide strip 16,000 long. */
+const TURBOJPEG_MAX_PIXELS = 16_000_000;
+
 /**
  * Whether TurboJPEG and `resampleRgb` should take a JPEG: when libvips would decode it at full size
  * too, its shorter side under 4× the resize (JPEG shrink-on-load needs a factor of 4: 2 in the DCT,
@@ -32,9 +35,6 @@ function uprightJpeg(header: ImageHeader): { width: number; height: number } {
 function turboJpegSuits(header: ImageHeader, transform: ImageTransform): boolean {
   return Math.min(header.width, header.height) < 4 * transform.resize && header.width * header.height <= TURBOJPEG_MAX_PIXELS;
 }
-
-/** The largest JPEG TurboJPEG decodes (48 MB of RGB, then a copy in WebAssembly memory): a 1000-pixel-wide strip 16,000 long. */
-export const TURBOJPEG_MAX_PIXELS = 16_000_000;
 
 /**
  * libvips through sharp: decodes, rotates per EXIF, resizes and crops in native code, returning
